@@ -1,0 +1,83 @@
+//! [`Element`]: the scalar types ndpool pools, and the type each accumulates in.
+
+use num_traits::{Float, Zero};
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for f32 {}
+    impl Sealed for f64 {}
+}
+
+/// A scalar type ndpool can pool: `f32` and `f64`.
+///
+/// Sums and norms accumulate in [`Element::Acc`] (`f64` for both), so an `f32` average of
+/// large values does not overflow and stays within an ULP of the exact mean.
+pub trait Element: Float + Send + Sync + std::fmt::Debug + 'static + sealed::Sealed {
+    /// The accumulator for sums and norms.
+    type Acc: Float + Send + Sync + std::fmt::Debug;
+    /// Widens to the accumulator.
+    fn to_acc(self) -> Self::Acc;
+    /// Rounds an accumulator back to the element type.
+    fn from_acc(acc: Self::Acc) -> Self;
+    /// An accumulator holding a count or parameter.
+    fn acc_from_f64(v: f64) -> Self::Acc;
+}
+
+impl Element for f32 {
+    type Acc = f64;
+    #[inline(always)]
+    fn to_acc(self) -> f64 {
+        self as f64
+    }
+    #[inline(always)]
+    fn from_acc(acc: f64) -> f32 {
+        acc as f32
+    }
+    #[inline(always)]
+    fn acc_from_f64(v: f64) -> f64 {
+        v
+    }
+}
+
+impl Element for f64 {
+    type Acc = f64;
+    #[inline(always)]
+    fn to_acc(self) -> f64 {
+        self
+    }
+    #[inline(always)]
+    fn from_acc(acc: f64) -> f64 {
+        acc
+    }
+    #[inline(always)]
+    fn acc_from_f64(v: f64) -> f64 {
+        v
+    }
+}
+
+/// PyTorch's max step: a value replaces the running max when larger or NaN, so NaN
+/// propagates (the last NaN wins) and among equal values the first is kept.
+#[inline(always)]
+pub(crate) fn replaces_max<T: Float>(candidate: T, current: T) -> bool {
+    candidate > current || candidate.is_nan()
+}
+
+/// `(Σ |x|^p)^(1/p)` over `values`, scaled by the largest magnitude so that neither large
+/// nor small values overflow or underflow on the way.
+pub(crate) fn lp_norm<T: Element>(p: f64, values: impl Iterator<Item = T> + Clone) -> T {
+    let mut largest = T::Acc::zero();
+    for v in values.clone() {
+        let a = v.to_acc().abs();
+        if replaces_max(a, largest) {
+            largest = a;
+        }
+    }
+    if largest.is_nan() || largest.is_infinite() || largest.is_zero() {
+        return T::from_acc(largest);
+    }
+    let p_acc = T::acc_from_f64(p);
+    let sum = values.fold(T::Acc::zero(), |s, v| {
+        s + (v.to_acc().abs() / largest).powf(p_acc)
+    });
+    T::from_acc(largest * sum.powf(p_acc.recip()))
+}
