@@ -21,6 +21,16 @@ pub trait Element: Float + Send + Sync + std::fmt::Debug + 'static + sealed::Sea
     fn from_acc(acc: Self::Acc) -> Self;
     /// An accumulator holding a count or parameter.
     fn acc_from_f64(v: f64) -> Self::Acc;
+    /// Significand bits, including the implicit one.
+    const MANTISSA_DIGITS: u32;
+    /// Significand bits of the accumulator.
+    const ACC_MANTISSA_DIGITS: u32;
+    /// The biased exponent field of a non-finite value.
+    const RAW_EXPONENT_MAX: u32;
+    /// The biased exponent field (0 for zero and subnormals).
+    fn raw_exponent(self) -> u32;
+    /// NaN or -0.0: the two values whose position in a max fold shows in the result.
+    fn is_order_sensitive(self) -> bool;
 }
 
 impl Element for f32 {
@@ -37,6 +47,18 @@ impl Element for f32 {
     fn acc_from_f64(v: f64) -> f64 {
         v
     }
+    const MANTISSA_DIGITS: u32 = f32::MANTISSA_DIGITS;
+    const ACC_MANTISSA_DIGITS: u32 = f64::MANTISSA_DIGITS;
+    const RAW_EXPONENT_MAX: u32 = 0xff;
+    #[inline(always)]
+    fn raw_exponent(self) -> u32 {
+        (self.to_bits() >> 23) & 0xff
+    }
+    #[inline(always)]
+    fn is_order_sensitive(self) -> bool {
+        let bits = self.to_bits();
+        ((bits & 0x7fff_ffff) > 0x7f80_0000) | (bits == 0x8000_0000)
+    }
 }
 
 impl Element for f64 {
@@ -52,6 +74,18 @@ impl Element for f64 {
     #[inline(always)]
     fn acc_from_f64(v: f64) -> f64 {
         v
+    }
+    const MANTISSA_DIGITS: u32 = f64::MANTISSA_DIGITS;
+    const ACC_MANTISSA_DIGITS: u32 = f64::MANTISSA_DIGITS;
+    const RAW_EXPONENT_MAX: u32 = 0x7ff;
+    #[inline(always)]
+    fn raw_exponent(self) -> u32 {
+        ((self.to_bits() >> 52) & 0x7ff) as u32
+    }
+    #[inline(always)]
+    fn is_order_sensitive(self) -> bool {
+        let bits = self.to_bits();
+        ((bits & 0x7fff_ffff_ffff_ffff) > 0x7ff0_0000_0000_0000) | (bits == 0x8000_0000_0000_0000)
     }
 }
 

@@ -37,11 +37,13 @@ pub use ndarray;
 
 pub use element::Element;
 pub use error::{PoolError, Result};
-pub use kernels::reference;
+pub use kernels::isa::{current_isa, force_isa, Isa};
+pub use kernels::{reference, Kernel};
 pub use plan::Axis2;
 pub use pool::{
-    adaptive_max_pool2d_with_indices, adaptive_pool2d, adaptive_pool2d_with_layout, global_pool2d,
-    global_pool2d_with_layout, max_pool2d_with_indices, pool2d, pool2d_into,
+    adaptive_max_pool2d_with_indices, adaptive_pool2d, adaptive_pool2d_kernel,
+    adaptive_pool2d_with_layout, global_pool2d, global_pool2d_with_layout, max_pool2d_with_indices,
+    pool2d, pool2d_into, pool2d_kernel,
 };
 pub use spec::{Layout, Mode, Padding, PoolSpec, Size2};
 pub use spp::{spp, Binning, LevelPlan, Spp, SppPlan};

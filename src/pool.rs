@@ -4,7 +4,7 @@ use ndarray::{Array, ArrayBase, ArrayViewMut, Data, Dimension};
 
 use crate::element::Element;
 use crate::error::{PoolError, Result};
-use crate::kernels;
+use crate::kernels::{self, Kernel, OutLayout};
 use crate::plan::{Axis2, AxisWindows, Divisor, Plan};
 use crate::spec::{Layout, Mode, PoolSpec, Size2};
 
@@ -122,6 +122,21 @@ impl Prepared {
             })?;
         data.resize(len, fill);
         Ok(Array::from_shape_vec(dim, data).expect("length matches the shape"))
+    }
+
+    /// The kernel a fresh-output call on `x` runs.
+    pub fn kernel<S, T, D>(&self, x: &ArrayBase<S, D>, indices: bool) -> Kernel
+    where
+        S: Data<Elem = T>,
+        D: Dimension,
+    {
+        kernels::select(
+            &self.plan,
+            self.layout,
+            &x.view().into_dyn(),
+            OutLayout::FRESH,
+            indices,
+        )
     }
 
     /// Pools `x` into a new array.
@@ -326,4 +341,36 @@ where
     D: Dimension,
 {
     adaptive_pool2d_with_layout(x, 1, mode, layout)
+}
+
+/// The kernel [`pool2d`] runs for `x` and `spec` on this machine (see [`Kernel`]); for
+/// tests, tuning and curiosity. Validates like `pool2d`.
+///
+/// ```
+/// use ndpool::{ndarray::Array4, pool2d_kernel, Kernel, PoolSpec};
+/// let x = Array4::<f32>::zeros((1, 64, 112, 112));
+/// assert_eq!(pool2d_kernel(&x, &PoolSpec::max(3).stride(2).padding(1)).unwrap(), Kernel::Rows { stride: 2 });
+/// ```
+pub fn pool2d_kernel<S, T, D>(x: &ArrayBase<S, D>, spec: &PoolSpec) -> Result<Kernel>
+where
+    S: Data<Elem = T>,
+    T: Element,
+    D: Dimension,
+{
+    Ok(Prepared::strided::<T>(spec, x.shape())?.kernel(x, false))
+}
+
+/// The kernel [`adaptive_pool2d_with_layout`] runs for these arguments on this machine.
+pub fn adaptive_pool2d_kernel<S, T, D>(
+    x: &ArrayBase<S, D>,
+    out: impl Into<Size2>,
+    mode: Mode,
+    layout: Layout,
+) -> Result<Kernel>
+where
+    S: Data<Elem = T>,
+    T: Element,
+    D: Dimension,
+{
+    Ok(Prepared::adaptive::<T>(out.into(), mode, layout, x.shape())?.kernel(x, false))
 }

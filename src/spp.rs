@@ -23,6 +23,7 @@ use ndarray::{s, Array1, Array2, ArrayBase, ArrayView4, Axis, Data, Ix3, Ix4};
 
 use crate::element::Element;
 use crate::error::{PoolError, Result};
+use crate::kernels::Kernel;
 use crate::plan::{adaptive_bin, Axis2};
 use crate::pool::Prepared;
 use crate::spec::{Layout, Mode, Padding, PoolSpec, Size2};
@@ -223,6 +224,30 @@ impl Spp {
         })
     }
 
+    /// Whether `forward` pools a channels-first input through a channels-last copy: with
+    /// many channels, one transposition lets every level read whole runs of channels.
+    fn transposes(&self, shape: &[usize]) -> bool {
+        self.layout == Layout::ChannelsFirst && shape[1] >= 16 && !matches!(self.mode, Mode::Lp(_))
+    }
+
+    /// The kernel [`Spp::forward`] runs its levels with for `x` on this machine.
+    pub fn kernel<S, T>(&self, x: &ArrayBase<S, Ix4>) -> Result<Kernel>
+    where
+        S: Data<Elem = T>,
+        T: Element,
+    {
+        let (ah, aw) = self.layout.spatial_axes(4)?;
+        let plan = self.plan(x.shape()[ah], x.shape()[aw])?;
+        let level = plan.levels.first().ok_or(PoolError::NoLevels)?;
+        if self.transposes(x.shape()) {
+            // A standard-layout channels-last copy always has unit channel stride.
+            return Ok(Kernel::ChannelsLast);
+        }
+        Ok(level
+            .prepare::<T>(self.mode, self.layout, x.shape())?
+            .kernel(x, false))
+    }
+
     /// Pools each level of `(N, C, H, W)` input (or `(N, H, W, C)` with
     /// [`Layout::ChannelsLast`]) into `(N, output_len(C))`.
     pub fn forward<S, T>(&self, x: &ArrayBase<S, Ix4>) -> Result<Array2<T>>
@@ -230,6 +255,20 @@ impl Spp {
         S: Data<Elem = T>,
         T: Element,
     {
+        if self.transposes(x.shape()) {
+            // Validate first, so errors name the caller's layout and nothing is copied for them.
+            self.plan(x.shape()[2], x.shape()[3])?
+                .levels
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, level)| level.check_bin_count(i))?;
+            let nhwc = x
+                .view()
+                .permuted_axes([0, 2, 3, 1])
+                .as_standard_layout()
+                .into_owned();
+            return self.clone().layout(Layout::ChannelsLast).forward(&nhwc);
+        }
         let (ah, aw) = self.layout.spatial_axes(4)?;
         let channel_axis = match self.layout {
             Layout::ChannelsFirst => 1,

@@ -5,7 +5,7 @@ mod common;
 
 use common::{assert_bits, assert_ulps, same_bits};
 use ndpool::ndarray::{Array, ArrayD, ArrayViewD, Dimension, IxDyn, Slice};
-use ndpool::{reference, Element, Layout, Mode, Padding, PoolSpec, Size2};
+use ndpool::{force_isa, reference, Element, Isa, Layout, Mode, Padding, PoolSpec, Size2};
 use proptest::prelude::*;
 
 /// How the input array is laid out in memory.
@@ -176,6 +176,13 @@ fn compare_values<T: Element>(mode: Mode, got: &ArrayViewD<T>, want: &ArrayViewD
     }
 }
 
+/// Runs the next calls with one of the instruction sets this CPU has (tests run in
+/// parallel, so this picks a set at random rather than pinning one).
+fn pick_isa(choice: usize) {
+    let all = Isa::available();
+    force_isa(Some(all[choice % all.len()]));
+}
+
 fn check_pool2d<T: Element>(
     spec: &PoolSpec,
     shape: &[usize],
@@ -280,7 +287,9 @@ proptest! {
     fn pool2d_matches_reference_f32(
         spec in spec(), lead in prop::collection::vec(1usize..4, 0..=2),
         h in 1usize..=40, w in 1usize..=40, kind in view_kind(), seed in any::<u64>(), specials in any::<bool>(),
+        isa in 0usize..3,
     ) {
+        pick_isa(isa);
         let shape = full_shape(&lead, h, w, spec.layout_value());
         check_pool2d::<f32>(&spec, &shape, kind, seed, specials);
     }
@@ -289,7 +298,9 @@ proptest! {
     fn pool2d_matches_reference_f64(
         spec in spec(), lead in prop::collection::vec(1usize..4, 0..=2),
         h in 1usize..=40, w in 1usize..=40, kind in view_kind(), seed in any::<u64>(), specials in any::<bool>(),
+        isa in 0usize..3,
     ) {
+        pick_isa(isa);
         let shape = full_shape(&lead, h, w, spec.layout_value());
         check_pool2d::<f64>(&spec, &shape, kind, seed, specials);
     }
@@ -299,7 +310,9 @@ proptest! {
         out in (1usize..12, 1usize..12), mode in mode(), channels_last in any::<bool>(),
         lead in prop::collection::vec(1usize..4, 0..=2), h in 1usize..=40, w in 1usize..=40,
         kind in view_kind(), seed in any::<u64>(), double in any::<bool>(), global in any::<bool>(),
+        isa in 0usize..3,
     ) {
+        pick_isa(isa);
         let layout = if channels_last { Layout::ChannelsLast } else { Layout::ChannelsFirst };
         let shape = full_shape(&lead, h, w, layout);
         let out = if global { Size2::new(1, 1) } else { Size2::from(out) };

@@ -21,15 +21,18 @@ fn taps<'p>(
     })
 }
 
-/// Pools one plane into `out` (and `indices`, per-plane `h * W + w`, for Max).
+/// Pools output rows `oh0..oh0 + out.nrows()` of one plane into `out` (and `indices`,
+/// per-plane `h * W + w`, for Max).
 pub(crate) fn pool_plane<T: Element>(
     plan: &Plan,
     x: ArrayView2<T>,
     mut out: ArrayViewMut2<T>,
     mut indices: Option<ArrayViewMut2<usize>>,
+    oh0: usize,
 ) {
     let width = x.ncols();
-    for (oh, row) in plan.rows.windows.iter().enumerate() {
+    let rows = &plan.rows.windows[oh0..oh0 + out.nrows()];
+    for (oh, row) in rows.iter().enumerate() {
         for (ow, col) in plan.cols.windows.iter().enumerate() {
             let cells = taps(plan, row, col);
             out[[oh, ow]] = match plan.mode {

@@ -1,22 +1,71 @@
-//! Kernels and the one function that picks among them.
+//! Kernels and the one function that picks among them, [`select`].
 //!
-//! Kernels see a plan and 2-D planes and nothing of the public API. [`reference`](mod@reference) is the
-//! oracle they are all tested against.
+//! Kernels see a [`Plan`] and raw 2-D planes or `(H, W, C)` blocks, nothing of the public
+//! API. Each is one `#[inline(always)]` body compiled for the instruction set chosen at run
+//! time ([`isa`]). [`reference`](mod@reference) is the oracle they are all tested against.
 
+pub(crate) mod channels_last;
 pub(crate) mod generic;
+pub(crate) mod global;
+pub(crate) mod isa;
+pub(crate) mod reduce;
 pub mod reference;
+pub(crate) mod rows;
+
+use std::ops::Range;
 
 use ndarray::{
-    ArrayBase, ArrayView2, ArrayViewD, ArrayViewMut2, ArrayViewMutD, Ix2, IxDyn, RawData,
+    ArrayBase, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMut2, ArrayViewMut3, ArrayViewMutD,
+    Axis, Ix2, Ix3, IxDyn, RawData,
 };
 
+use self::channels_last::{pool_channels_last, Block};
+use self::isa::{current_isa, multiversion, Isa};
+use self::reduce::{MaxOp, Reduce, SumOp};
+use self::rows::{
+    full_columns, max_rows_finite, pool_rows, running_sums_exact, sum_separable, Plane,
+};
 use crate::element::Element;
 use crate::plan::Plan;
-use crate::spec::Layout;
+use crate::spec::{Layout, Mode};
+
+/// The kernel a call runs, as chosen per call from the plan, the layout and the memory
+/// layouts of input and output ([`pool2d_kernel`](crate::pool2d_kernel) tells which).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kernel {
+    /// Table-driven, per output: any plan, any strides, argmax indices, Lp.
+    Generic,
+    /// Channels-first direct kernel: blocks of outputs along a row, every tap folded in
+    /// registers; `stride` is the horizontal stride it is specialised for (0: any).
+    Rows {
+        /// Horizontal stride the kernel is specialised for; 0 for the general one.
+        stride: usize,
+    },
+    /// Channels-first separable average: column sums (running where exact) and window sums
+    /// by doubling; `O(log k)` per output.
+    SumSeparable,
+    /// Channels-last: whole runs of contiguous channels per tap.
+    ChannelsLast,
+    /// Global pooling as one reduction per contiguous plane.
+    GlobalReduce,
+}
+
+impl std::fmt::Display for Kernel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Kernel::Generic => f.write_str("generic"),
+            Kernel::Rows { stride: 0 } => f.write_str("rows_sn"),
+            Kernel::Rows { stride } => write!(f, "rows_s{stride}"),
+            Kernel::SumSeparable => f.write_str("sum_separable"),
+            Kernel::ChannelsLast => f.write_str("channels_last"),
+            Kernel::GlobalReduce => f.write_str("global_reduce"),
+        }
+    }
+}
 
 /// Below this many tap visits a call runs on the calling thread: spawning costs more.
 #[cfg(feature = "rayon")]
-const PARALLEL_MIN_WORK: usize = 1 << 15;
+const PARALLEL_MIN_WORK: usize = 1 << 14;
 
 /// Moves the channel axis of a channels-last array in front of the spatial axes, so that
 /// every layout reads "leading axes, then (H, W)".
@@ -32,6 +81,76 @@ pub(crate) fn spatial_last<S: RawData>(
             order.extend([n - 1, n - 3, n - 2]);
             view.permuted_axes(order)
         }
+    }
+}
+
+/// Unit stride (or a single element) along the last axis.
+fn last_axis_contiguous<S: RawData>(view: &ArrayBase<S, IxDyn>) -> bool {
+    let n = view.ndim();
+    view.shape()[n - 1] <= 1 || view.strides()[n - 1] == 1
+}
+
+/// What [`select`] needs to know of the output's memory layout.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct OutLayout {
+    /// Row-major and contiguous.
+    pub standard: bool,
+    /// Unit stride along the last axis.
+    pub last_axis_contiguous: bool,
+}
+
+impl OutLayout {
+    /// A freshly allocated output.
+    pub const FRESH: OutLayout = OutLayout {
+        standard: true,
+        last_axis_contiguous: true,
+    };
+
+    /// The layout of `out`.
+    pub fn of<T>(out: &ArrayViewMutD<T>) -> OutLayout {
+        OutLayout {
+            standard: out.is_standard_layout(),
+            last_axis_contiguous: last_axis_contiguous(out),
+        }
+    }
+}
+
+/// Picks the kernel for a call: the plan, the layout, and the input's and output's memory
+/// layouts decide.
+pub(crate) fn select<T>(
+    plan: &Plan,
+    layout: Layout,
+    x: &ArrayViewD<T>,
+    out: OutLayout,
+    indices: bool,
+) -> Kernel {
+    if indices || matches!(plan.mode, Mode::Lp(_)) {
+        return Kernel::Generic;
+    }
+    if layout == Layout::ChannelsLast && last_axis_contiguous(x) && out.last_axis_contiguous {
+        return Kernel::ChannelsLast;
+    }
+    let x = spatial_last(x.view(), layout);
+    if !last_axis_contiguous(&x) {
+        return Kernel::Generic;
+    }
+    let (rows, cols) = match (plan.rows.geometry, plan.cols.geometry) {
+        (Some(r), Some(c)) => (r, c),
+        _ => {
+            let global = plan.rows.len() == 1 && plan.cols.len() == 1;
+            return if global && x.is_standard_layout() && out.standard {
+                Kernel::GlobalReduce
+            } else {
+                Kernel::Generic
+            };
+        }
+    };
+    let undilated = rows.dilation == 1 && cols.dilation == 1;
+    if plan.mode == Mode::Avg && undilated && cols.stride == 1 && rows.kernel * cols.kernel >= 4 {
+        return Kernel::SumSeparable;
+    }
+    Kernel::Rows {
+        stride: if cols.stride <= 2 { cols.stride } else { 0 },
     }
 }
 
@@ -55,8 +174,70 @@ fn planes_mut<'a, T>(x: ArrayViewMutD<'a, T>, out: &mut Vec<ArrayViewMut2<'a, T>
     }
 }
 
-/// Runs `plan` over every plane of `x` into `out` (and `indices`), all three already
-/// validated to have matching shapes, with spatial axes placed by `layout`.
+fn blocks<'a, T>(x: ArrayViewD<'a, T>, out: &mut Vec<ArrayView3<'a, T>>) {
+    if x.ndim() == 3 {
+        out.extend(x.into_dimensionality::<Ix3>().ok());
+    } else {
+        for sub in x.into_outer_iter() {
+            blocks(sub, out);
+        }
+    }
+}
+
+fn blocks_mut<'a, T>(x: ArrayViewMutD<'a, T>, out: &mut Vec<ArrayViewMut3<'a, T>>) {
+    if x.ndim() == 3 {
+        out.extend(x.into_dimensionality::<Ix3>().ok());
+    } else {
+        for sub in x.into_outer_iter_mut() {
+            blocks_mut(sub, out);
+        }
+    }
+}
+
+/// How many row chunks to cut each of `units` outputs of `rows` rows into, so that there
+/// is work for every thread even at batch 1.
+fn chunk_rows(units: usize, rows: usize) -> usize {
+    #[cfg(feature = "rayon")]
+    let target = 4 * rayon::current_num_threads();
+    #[cfg(not(feature = "rayon"))]
+    let target = 1;
+    let per_unit = target.div_ceil(units.max(1)).clamp(1, rows.max(1));
+    rows.div_ceil(per_unit).max(1)
+}
+
+/// Cuts `view` into chunks of `rows` along axis 0, each with its first row's index.
+fn split_rows<T, D: ndarray::RemoveAxis>(
+    mut view: ArrayBase<ndarray::ViewRepr<&mut T>, D>,
+    rows: usize,
+) -> Vec<(ArrayBase<ndarray::ViewRepr<&mut T>, D>, usize)> {
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    while view.len_of(Axis(0)) > rows {
+        let (head, tail) = view.split_at(Axis(0), rows);
+        chunks.push((head, start));
+        start += rows;
+        view = tail;
+    }
+    chunks.push((view, start));
+    chunks
+}
+
+/// Runs jobs on the thread pool when there is enough work, else in order here.
+fn for_each_job<J: Send>(jobs: Vec<J>, work: usize, run: impl Fn(J) + Sync + Send) {
+    #[cfg(feature = "rayon")]
+    {
+        if work >= PARALLEL_MIN_WORK && jobs.len() > 1 {
+            use rayon::prelude::*;
+            jobs.into_par_iter().for_each(run);
+            return;
+        }
+    }
+    let _ = work;
+    jobs.into_iter().for_each(run);
+}
+
+/// Runs `plan` over `x` into `out` (and `indices`), all already validated to have matching
+/// shapes, with spatial axes placed by `layout`.
 pub(crate) fn run<T: Element>(
     plan: &Plan,
     layout: Layout,
@@ -64,36 +245,249 @@ pub(crate) fn run<T: Element>(
     out: ArrayViewMutD<T>,
     indices: Option<ArrayViewMutD<usize>>,
 ) {
-    let mut inputs = Vec::new();
-    planes(spatial_last(x, layout), &mut inputs);
-    let mut outputs = Vec::new();
-    planes_mut(spatial_last(out, layout), &mut outputs);
-    let mut index_planes: Vec<Option<ArrayViewMut2<usize>>> = match indices {
-        Some(indices) => {
-            let mut v = Vec::new();
-            planes_mut(spatial_last(indices, layout), &mut v);
-            v.into_iter().map(Some).collect()
+    let kernel = select(plan, layout, &x, OutLayout::of(&out), indices.is_some());
+    run_with(kernel, current_isa(), plan, layout, x, out, indices)
+}
+
+/// [`run`] with a given kernel and instruction set (the kernel must be one `select` may
+/// pick for these arguments).
+pub(crate) fn run_with<T: Element>(
+    kernel: Kernel,
+    isa: Isa,
+    plan: &Plan,
+    layout: Layout,
+    x: ArrayViewD<T>,
+    out: ArrayViewMutD<T>,
+    indices: Option<ArrayViewMutD<usize>>,
+) {
+    let planes_count = x.len() / (plan.rows.len().max(1) * plan.cols.len().max(1)).max(1);
+    let work = plan.work(planes_count.max(1));
+    match kernel {
+        Kernel::GlobalReduce => {
+            let x = spatial_last(x, layout);
+            let mut out = spatial_last(out, layout);
+            if let (Some(xs), Some(os)) = (x.as_slice(), out.as_slice_mut()) {
+                let size = (xs.len() / os.len().max(1)).max(1);
+                let jobs: Vec<_> = xs.chunks(size * 256).zip(os.chunks_mut(256)).collect();
+                let mode = plan.mode;
+                for_each_job(jobs, work, |(xs, os): (&[T], &mut [T])| {
+                    run_global(isa, mode, size, xs, os)
+                });
+            } else {
+                run_with(
+                    Kernel::Generic,
+                    isa,
+                    plan,
+                    Layout::ChannelsFirst,
+                    x,
+                    out,
+                    None,
+                );
+            }
         }
-        None => inputs.iter().map(|_| None).collect(),
-    };
-    let jobs: Vec<_> = inputs
-        .into_iter()
-        .zip(outputs)
-        .zip(index_planes.drain(..))
-        .map(|((x, o), i)| (x, o, i))
-        .collect();
-    let run_one = |(x, o, i): (
-        ArrayView2<T>,
-        ArrayViewMut2<T>,
-        Option<ArrayViewMut2<usize>>,
-    )| { generic::pool_plane(plan, x, o, i) };
-    #[cfg(feature = "rayon")]
-    {
-        if plan.work(jobs.len()) >= PARALLEL_MIN_WORK {
-            use rayon::prelude::*;
-            jobs.into_par_iter().for_each(run_one);
-            return;
+        Kernel::ChannelsLast => {
+            let mut xb = Vec::new();
+            blocks(x.view(), &mut xb);
+            let Some(xb) = xb.iter().map(Block::new).collect::<Option<Vec<_>>>() else {
+                return run_with(Kernel::Generic, isa, plan, layout, x, out, None);
+            };
+            let mut ob = Vec::new();
+            blocks_mut(out, &mut ob);
+            let rows = chunk_rows(ob.len(), plan.rows.len());
+            let jobs: Vec<_> = xb
+                .into_iter()
+                .zip(ob)
+                .flat_map(|(x, o)| {
+                    split_rows(o, rows)
+                        .into_iter()
+                        .map(move |(o, oh0)| (x, o, oh0))
+                })
+                .collect();
+            for_each_job(
+                jobs,
+                work,
+                |(block, o, oh0): (Block<T>, ArrayViewMut3<T>, usize)| {
+                    run_block(isa, plan, block, o, oh0)
+                },
+            );
+        }
+        Kernel::Generic | Kernel::Rows { .. } | Kernel::SumSeparable => {
+            let mut xp = Vec::new();
+            planes(spatial_last(x, layout), &mut xp);
+            let mut op = Vec::new();
+            planes_mut(spatial_last(out, layout), &mut op);
+            let mut ip: Vec<Option<ArrayViewMut2<usize>>> = match indices {
+                Some(indices) => {
+                    let mut v = Vec::new();
+                    planes_mut(spatial_last(indices, layout), &mut v);
+                    v.into_iter().map(Some).collect()
+                }
+                None => xp.iter().map(|_| None).collect(),
+            };
+            let rows = chunk_rows(op.len(), plan.rows.len());
+            let full = full_columns(&plan.cols);
+            let mut jobs = Vec::with_capacity(op.len());
+            for ((x, o), i) in xp.into_iter().zip(op).zip(ip.drain(..)) {
+                match i {
+                    Some(i) => {
+                        for ((o, oh0), (i, _)) in
+                            split_rows(o, rows).into_iter().zip(split_rows(i, rows))
+                        {
+                            jobs.push((x, o, Some(i), oh0));
+                        }
+                    }
+                    None => {
+                        for (o, oh0) in split_rows(o, rows) {
+                            jobs.push((x, o, None, oh0));
+                        }
+                    }
+                }
+            }
+            for_each_job(jobs, work, |(x, o, i, oh0)| {
+                run_plane(isa, kernel, plan, &full, x, o, i, oh0)
+            });
         }
     }
-    jobs.into_iter().for_each(run_one);
+}
+
+/// One plane job of a planes kernel.
+#[allow(clippy::too_many_arguments)]
+fn run_plane<T: Element>(
+    isa: Isa,
+    kernel: Kernel,
+    plan: &Plan,
+    full: &Range<usize>,
+    x: ArrayView2<T>,
+    mut out: ArrayViewMut2<T>,
+    indices: Option<ArrayViewMut2<usize>>,
+    oh0: usize,
+) {
+    let Some(p) = Plane::new(&x) else {
+        return generic::pool_plane(plan, x, out, indices, oh0);
+    };
+    let job = PlaneJob {
+        plan,
+        full: full.clone(),
+        x: p,
+        oh0,
+    };
+    match (kernel, plan.mode) {
+        (Kernel::Rows { stride }, Mode::Max) => {
+            let finite = match stride {
+                1 => run_kernel(isa, MaxFinite::<1>, &job, out.view_mut()),
+                2 => run_kernel(isa, MaxFinite::<2>, &job, out.view_mut()),
+                _ => run_kernel(isa, MaxFinite::<0>, &job, out.view_mut()),
+            };
+            if !finite {
+                rows_exact(isa, MaxOp, stride, &job, out);
+            }
+        }
+        (Kernel::Rows { stride }, Mode::Avg) => rows_exact(isa, SumOp, stride, &job, out),
+        (Kernel::SumSeparable, Mode::Avg) => {
+            let running = running_sums_exact(plan, p);
+            run_kernel(isa, SumSeparable { running }, &job, out);
+        }
+        _ => generic::pool_plane(plan, x, out, indices, oh0),
+    }
+}
+
+/// The exact row kernel for `stride`.
+fn rows_exact<T: Element, R: Reduce<T>>(
+    isa: Isa,
+    r: R,
+    stride: usize,
+    job: &PlaneJob<T>,
+    out: ArrayViewMut2<T>,
+) {
+    match stride {
+        1 => run_kernel(isa, RowsExact::<R, 1>(r), job, out),
+        2 => run_kernel(isa, RowsExact::<R, 2>(r), job, out),
+        _ => run_kernel(isa, RowsExact::<R, 0>(r), job, out),
+    };
+}
+
+/// What a plane kernel reads besides its output.
+struct PlaneJob<'a, T> {
+    plan: &'a Plan,
+    full: Range<usize>,
+    x: Plane<'a, T>,
+    oh0: usize,
+}
+
+/// A plane kernel, compiled per instruction set by [`run_kernel`].
+trait PlaneKernel<T: Element>: Copy {
+    /// Runs over the job's rows into `out`; false when it declined (the caller then runs
+    /// an exact kernel).
+    ///
+    /// # Safety
+    /// The job's plan was built for its plane's size, with the geometry the kernel needs.
+    unsafe fn run(self, job: &PlaneJob<T>, out: ArrayViewMut2<T>) -> bool;
+}
+
+#[derive(Clone, Copy)]
+struct MaxFinite<const STRIDE: usize>;
+impl<T: Element, const STRIDE: usize> PlaneKernel<T> for MaxFinite<STRIDE> {
+    #[inline(always)]
+    unsafe fn run(self, job: &PlaneJob<T>, out: ArrayViewMut2<T>) -> bool {
+        // SAFETY: the trait's contract.
+        unsafe { max_rows_finite::<T, STRIDE>(job.plan, job.full.clone(), job.x, out, job.oh0) }
+    }
+}
+
+#[derive(Clone, Copy)]
+struct RowsExact<R, const STRIDE: usize>(R);
+impl<T: Element, R: Reduce<T>, const STRIDE: usize> PlaneKernel<T> for RowsExact<R, STRIDE> {
+    #[inline(always)]
+    unsafe fn run(self, job: &PlaneJob<T>, out: ArrayViewMut2<T>) -> bool {
+        // SAFETY: the trait's contract.
+        unsafe {
+            pool_rows::<T, R, STRIDE>(self.0, job.plan, job.full.clone(), job.x, out, job.oh0)
+        };
+        true
+    }
+}
+
+#[derive(Clone, Copy)]
+struct SumSeparable {
+    running: bool,
+}
+impl<T: Element> PlaneKernel<T> for SumSeparable {
+    #[inline(always)]
+    unsafe fn run(self, job: &PlaneJob<T>, out: ArrayViewMut2<T>) -> bool {
+        // SAFETY: the trait's contract.
+        unsafe { sum_separable(job.plan, job.x, self.running, out, job.oh0) };
+        true
+    }
+}
+
+multiversion! {
+    /// Runs a plane kernel compiled for `isa`.
+    fn run_kernel[T: Element, K: PlaneKernel<T>](kernel: K, job: &PlaneJob<T>, out: ArrayViewMut2<T>) -> bool {
+        // SAFETY: `select` chose the kernel for this plan's geometry, which was built for
+        // this plane's size.
+        unsafe { kernel.run(job, out) }
+    }
+}
+
+multiversion! {
+    /// One block job of the channels-last kernel.
+    fn run_block[T: Element](plan: &Plan, block: Block<T>, out: ArrayViewMut3<T>, oh0: usize) -> () {
+        match plan.mode {
+            // SAFETY: the plan was built for this block's spatial size.
+            Mode::Max => unsafe { pool_channels_last(MaxOp, plan, block, out, oh0) },
+            _ => unsafe { pool_channels_last(SumOp, plan, block, out, oh0) },
+        }
+    }
+}
+
+multiversion! {
+    /// Global pooling of consecutive contiguous planes of `size` cells.
+    fn run_global[T: Element](mode: Mode, size: usize, xs: &[T], os: &mut [T]) -> () {
+        for (plane, o) in xs.chunks(size).zip(os.iter_mut()) {
+            *o = match mode {
+                Mode::Max => global::reduce_plane(MaxOp, plane, true),
+                _ => global::reduce_plane(SumOp, plane, false),
+            };
+        }
+    }
 }

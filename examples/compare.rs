@@ -1,0 +1,28 @@
+//! The ndpool side of `compare/peers.py`: times every named shape (median of `reps` calls,
+//! output allocation included, as for the peers) and prints `TAG seconds` lines.
+//!
+//! RAYON_NUM_THREADS=1 cargo run --release --example compare -- 200
+
+use std::time::Instant;
+
+include!("../benches/shapes.rs");
+
+fn main() {
+    let reps: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    for shape in shapes() {
+        let x = input(&shape);
+        run(&shape, &x);
+        let mut times: Vec<f64> = (0..reps)
+            .map(|_| {
+                let t = Instant::now();
+                std::hint::black_box(run(&shape, &x));
+                t.elapsed().as_secs_f64()
+            })
+            .collect();
+        times.sort_by(f64::total_cmp);
+        println!("{} {:e}", &shape.name[..2], times[times.len() / 2]);
+    }
+}

@@ -1,0 +1,662 @@
+//! Channels-first kernels over 2-D planes whose columns are contiguous.
+//!
+//! - [`pool_rows`]: the direct kernel. For each output row, a block of `LANES` neighbouring
+//!   outputs keeps its accumulators in registers while every tap of the window is folded
+//!   in, in row-major window order (so NaN and tie rules match the reference exactly); the
+//!   stride is a const generic where it is small so the strided loads vectorise. Border
+//!   outputs, whose windows are cut by padding, take the per-output path.
+//! - [`sum_separable`]: averages with dilation 1 and horizontal stride 1, as running column
+//!   sums down the plane and window sums across it by doubling (`O(log k)` per output).
+
+use std::marker::PhantomData;
+use std::ops::Range;
+
+use ndarray::{ArrayView2, ArrayViewMut2};
+use num_traits::Zero;
+
+use super::reduce::{MaxOp, Reduce};
+use crate::element::Element;
+use crate::plan::{AxisWindows, Plan, Window};
+
+/// A read-only plane with unit column stride, read through a raw pointer so the hot loops
+/// carry no bounds checks; every read is justified by the plan, which only names cells
+/// inside the plane.
+#[derive(Clone, Copy)]
+pub(crate) struct Plane<'a, T> {
+    ptr: *const T,
+    row_stride: isize,
+    rows: usize,
+    cols: usize,
+    _borrow: PhantomData<&'a T>,
+}
+
+// SAFETY: a `Plane` is a shared borrow of `T`s (it only reads), so it may cross threads
+// whenever `&T` may.
+unsafe impl<T: Sync> Send for Plane<'_, T> {}
+// SAFETY: as above.
+unsafe impl<T: Sync> Sync for Plane<'_, T> {}
+
+impl<'a, T: Copy> Plane<'a, T> {
+    /// The plane of `view`, if its columns are contiguous.
+    pub fn new(view: &ArrayView2<'a, T>) -> Option<Self> {
+        if view.strides()[1] != 1 && view.ncols() > 1 {
+            return None;
+        }
+        Some(Plane {
+            ptr: view.as_ptr(),
+            row_stride: view.strides()[0],
+            rows: view.nrows(),
+            cols: view.ncols(),
+            _borrow: PhantomData,
+        })
+    }
+
+    /// The cell at (h, w).
+    ///
+    /// # Safety
+    /// `h < rows` and `w < cols`.
+    #[inline(always)]
+    pub unsafe fn get(self, h: usize, w: usize) -> T {
+        debug_assert!(h < self.rows && w < self.cols);
+        // SAFETY: (h, w) is inside the view (caller's contract), whose element at
+        // h * row_stride + w is valid for reads for 'a.
+        unsafe { *self.ptr.offset(h as isize * self.row_stride + w as isize) }
+    }
+
+    /// Pointer to the start of row `h`.
+    ///
+    /// # Safety
+    /// `h < rows`.
+    #[inline(always)]
+    pub unsafe fn row(self, h: usize) -> *const T {
+        debug_assert!(h < self.rows);
+        // SAFETY: row h is inside the view (caller's contract).
+        unsafe { self.ptr.offset(h as isize * self.row_stride) }
+    }
+}
+
+/// One output by the definition: every tap of the (row, col) window pair, row-major.
+///
+/// # Safety
+/// The windows come from a plan built for this plane's size.
+#[inline(always)]
+pub(crate) unsafe fn one_output<T: Element, R: Reduce<T>>(
+    r: R,
+    plan: &Plan,
+    x: Plane<T>,
+    row: &Window,
+    col: &Window,
+) -> T {
+    let mut acc = r.init();
+    for i in 0..row.taps {
+        let h = row.first + i * plan.rows.step;
+        for j in 0..col.taps {
+            // SAFETY: plan windows only name cells inside the input (h < H, w < W).
+            acc = r.step(acc, unsafe { x.get(h, col.first + j * plan.cols.step) });
+        }
+    }
+    r.finish(acc, plan.divisor_at(row, col))
+}
+
+/// The input rows `windows` read, as a range (with dilation and padding the first row of
+/// successive windows need not grow, so every window counts).
+fn rows_read(windows: &[Window], step: usize) -> Option<(usize, usize)> {
+    let lo = windows.iter().map(|w| w.first).min()?;
+    let hi = windows
+        .iter()
+        .map(|w| w.first + (w.taps - 1) * step + 1)
+        .max()?;
+    Some((lo, hi))
+}
+
+/// The outputs whose column window is whole (all taps inside the input), a contiguous run
+/// since windows move monotonically.
+pub(crate) fn full_columns(cols: &AxisWindows) -> Range<usize> {
+    let Some(g) = cols.geometry else {
+        return 0..0;
+    };
+    let is_full = |w: &Window| w.taps == g.kernel;
+    let start = cols.windows.iter().position(is_full).unwrap_or(cols.len());
+    let len = cols.windows[start..]
+        .iter()
+        .take_while(|w| is_full(w))
+        .count();
+    start..start + len
+}
+
+/// The row kernel over output rows `oh0..oh0 + out.nrows()` of one plane. `STRIDE` is the
+/// horizontal stride when it is 1 or 2, 0 for any other (read from the plan).
+///
+/// Each input row the chunk reads is first folded across (`row_folds[h][o]`: the window's
+/// taps along that row, left to right), then each output folds the rows of its window, top
+/// to bottom. Folding the inner index first is folding in row-major order, so the NaN and
+/// tie rules hold exactly as in the reference; both passes run over contiguous outputs and
+/// vectorise. Border outputs, whose windows padding cuts, take the per-output path.
+///
+/// # Safety
+/// `plan` was built for `x`'s size and has strided column geometry.
+#[inline(always)]
+pub(crate) unsafe fn pool_rows<T: Element, R: Reduce<T>, const STRIDE: usize>(
+    r: R,
+    plan: &Plan,
+    full: Range<usize>,
+    x: Plane<T>,
+    mut out: ArrayViewMut2<T>,
+    oh0: usize,
+) {
+    let Some(g) = plan.cols.geometry else { return };
+    let stride = if STRIDE == 0 { g.stride } else { STRIDE };
+    let (kw, dw) = (g.kernel, g.dilation);
+    let n = full.len();
+    let windows = &plan.rows.windows[oh0..oh0 + out.nrows()];
+    let Some((h_lo, h_hi)) = rows_read(windows, plan.rows.step) else {
+        return;
+    };
+    let mut row_folds: Vec<R::Acc> = Vec::new();
+    if n > 0 {
+        let base = plan.cols.windows[full.start].first;
+        row_folds.resize((h_hi - h_lo) * n, r.init());
+        // The row split by column phase (column mod stride), so every tap of the window
+        // reads a contiguous run: tap column base + o * stride + j * dw is phase
+        // (base + j * dw) % stride, index o + (base + j * dw) / stride.
+        let phase_len = x.cols.div_ceil(stride);
+        let mut phases: Vec<T> = vec![T::zero(); if stride == 1 { 0 } else { stride * phase_len }];
+        for (h, folds) in (h_lo..h_hi).zip(row_folds.chunks_exact_mut(n)) {
+            // SAFETY: h is inside the plane (between the chunk's first and last window
+            // rows), and the row has x.cols readable cells.
+            let line = unsafe { std::slice::from_raw_parts(x.row(h), x.cols) };
+            if stride != 1 {
+                split_phases::<T, STRIDE>(line, stride, phase_len, &mut phases);
+            }
+            let tap = |j: usize| {
+                let c = base + j * dw;
+                if stride == 1 {
+                    &line[c..c + n]
+                } else {
+                    let start = (c % stride) * phase_len + c / stride;
+                    &phases[start..start + n]
+                }
+            };
+            fold_taps(r, kw, tap, folds);
+        }
+    }
+    let mut column: Vec<R::Acc> = vec![r.init(); n];
+    let mut scratch = Vec::new();
+    for (row, mut out_row) in windows.iter().zip(out.rows_mut()) {
+        let rows = RowFolds {
+            folds: &row_folds,
+            n,
+            h_lo,
+        };
+        match out_row.as_slice_mut() {
+            // SAFETY: as for this function.
+            Some(o) => unsafe { fill_row(r, plan, x, &full, row, &rows, &mut column, o) },
+            None => {
+                scratch.clear();
+                scratch.resize(out_row.len(), T::zero());
+                // SAFETY: as for this function.
+                unsafe { fill_row(r, plan, x, &full, row, &rows, &mut column, &mut scratch) };
+                out_row.iter_mut().zip(&scratch).for_each(|(o, &v)| *o = v);
+            }
+        }
+    }
+}
+
+/// `a` folded with a later tap `b` by PyTorch's max, for inputs without NaN: the larger,
+/// the earlier on ties. A plain `>` select, one MAXPS.
+#[inline(always)]
+fn later_max<T: Element>(a: T, b: T) -> T {
+    if b > a {
+        b
+    } else {
+        a
+    }
+}
+
+/// `dst[i] = later_max(a[i], b[i])`, into a buffer distinct from both (so it stays a
+/// max-and-store loop rather than becoming a masked store).
+#[inline(always)]
+fn max_into<T: Element>(dst: &mut [T], a: &[T], b: &[T]) {
+    let n = dst.len();
+    let (a, b) = (&a[..n], &b[..n]);
+    for i in 0..n {
+        dst[i] = later_max(a[i], b[i]);
+    }
+}
+
+/// `dst[i] = later_max(later_max(a[i], b[i]), c[i])`, one pass.
+#[inline(always)]
+fn max3_into<T: Element>(dst: &mut [T], a: &[T], b: &[T], c: &[T]) {
+    let n = dst.len();
+    let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
+    for i in 0..n {
+        dst[i] = later_max(later_max(a[i], b[i]), c[i]);
+    }
+}
+
+/// Folds the runs `src[starts[0]..], src[starts[1]..], ...` (in that order) with
+/// [`later_max`] into `dst`, three runs a pass, through `spare` so that no pass reads and
+/// writes one buffer.
+#[inline(always)]
+fn max_fold<T: Element>(dst: &mut [T], spare: &mut [T], src: &[T], starts: &[usize]) {
+    let n = dst.len();
+    let run = |j: usize| &src[starts[j]..starts[j] + n];
+    let count = starts.len();
+    if count <= 1 {
+        if count == 1 {
+            dst.copy_from_slice(run(0));
+        }
+        return;
+    }
+    // Passes: the first folds 2 or 3 runs, each later one the result and 2 more; they
+    // alternate between dst and spare, arranged so that the last lands in dst.
+    let first = if count % 2 == 1 { 3 } else { 2 };
+    let passes = 1 + (count - first) / 2;
+    let spare = &mut spare[..n];
+    let mut in_dst = passes % 2 == 1;
+    {
+        let target: &mut [T] = if in_dst { dst } else { spare };
+        if first == 3 {
+            max3_into(target, run(0), run(1), run(2));
+        } else {
+            max_into(target, run(0), run(1));
+        }
+    }
+    let mut j = first;
+    while j < count {
+        if in_dst {
+            max3_into(spare, dst, run(j), run(j + 1));
+        } else {
+            max3_into(dst, spare, run(j), run(j + 1));
+        }
+        in_dst = !in_dst;
+        j += 2;
+    }
+}
+
+/// `v - v`: 0 for a finite value, NaN for a NaN or an infinity.
+#[inline(always)]
+#[allow(clippy::eq_op)]
+fn finite_probe<T: Element>(v: T) -> T {
+    v - v
+}
+
+/// Lanes of `Σ (v - v)`: every lane stays 0 until a NaN or an infinity goes in.
+struct Poison<T>([T; 16]);
+
+impl<T: Element> Poison<T> {
+    fn new() -> Self {
+        Poison([T::zero(); 16])
+    }
+
+    /// Adds a run of values.
+    #[inline(always)]
+    fn add(&mut self, line: &[T]) {
+        let chunks = line.chunks_exact(16);
+        let tail = chunks.remainder();
+        for chunk in chunks {
+            for (l, &v) in self.0.iter_mut().zip(chunk) {
+                *l = *l + finite_probe(v);
+            }
+        }
+        for (l, &v) in self.0.iter_mut().zip(tail) {
+            *l = *l + finite_probe(v);
+        }
+    }
+
+    /// Whether no NaN or infinity went in.
+    fn is_clean(&self) -> bool {
+        self.0.iter().all(|&l| l == T::zero())
+    }
+}
+
+/// Max pooling over output rows `oh0..oh0 + out.nrows()` of one plane, for planes without
+/// NaN: each input row is folded across (the window's taps, left to right), then each
+/// output folds its window's rows top to bottom, both as max-and-store passes over
+/// contiguous runs. That is row-major window order, so ties resolve as in the reference;
+/// only NaN would not propagate, so the kernel watches every row it reads and returns false
+/// when one held a NaN or an infinity (the caller then recomputes the chunk with
+/// [`pool_rows`], overwriting whatever this wrote).
+///
+/// # Safety
+/// As for [`pool_rows`].
+#[inline(always)]
+pub(crate) unsafe fn max_rows_finite<T: Element, const STRIDE: usize>(
+    plan: &Plan,
+    full: Range<usize>,
+    x: Plane<T>,
+    mut out: ArrayViewMut2<T>,
+    oh0: usize,
+) -> bool {
+    let Some(g) = plan.cols.geometry else {
+        return false;
+    };
+    let stride = if STRIDE == 0 { g.stride } else { STRIDE };
+    let (kw, dw, n, width) = (g.kernel, g.dilation, full.len(), x.cols);
+    let windows = &plan.rows.windows[oh0..oh0 + out.nrows()];
+    let Some((h_lo, h_hi)) = rows_read(windows, plan.rows.step) else {
+        return true;
+    };
+    let base = plan.cols.windows.get(full.start).map_or(0, |w| w.first);
+    let phase_len = width.div_ceil(stride);
+    let mut phases: Vec<T> = vec![T::zero(); if stride == 1 { 0 } else { stride * phase_len }];
+    let mut folds: Vec<T> = vec![T::zero(); (h_hi - h_lo) * n];
+    let mut spare: Vec<T> = vec![T::zero(); n.max(1)];
+    // Where each tap's run starts: in the row itself (stride 1) or in its phase.
+    let tap_starts: Vec<usize> = (0..kw)
+        .map(|j| {
+            let c = base + j * dw;
+            if stride == 1 {
+                c
+            } else {
+                (c % stride) * phase_len + c / stride
+            }
+        })
+        .collect();
+    let mut poison = Poison::new();
+    for (h, fold) in (h_lo..h_hi).zip(folds.chunks_exact_mut(n.max(1))) {
+        // SAFETY: rows between the chunk's first and last window rows are inside the plane,
+        // each with `width` readable cells.
+        let line = unsafe { std::slice::from_raw_parts(x.row(h), width) };
+        poison.add(line);
+        if n == 0 {
+            continue;
+        }
+        let src = if stride == 1 {
+            line
+        } else {
+            split_phases::<T, STRIDE>(line, stride, phase_len, &mut phases);
+            &phases[..]
+        };
+        max_fold(&mut fold[..n], &mut spare, src, &tap_starts);
+    }
+    let mut row_starts: Vec<usize> = Vec::new();
+    let mut scratch = Vec::new();
+    for (row, mut out_row) in windows.iter().zip(out.rows_mut()) {
+        let o = match out_row.as_slice_mut() {
+            Some(o) => o,
+            None => {
+                scratch.clear();
+                scratch.resize(out_row.len(), T::zero());
+                &mut scratch[..]
+            }
+        };
+        for ow in (0..full.start).chain(full.end..o.len()) {
+            // SAFETY: plan windows fit this plane.
+            o[ow] = unsafe { one_output(MaxOp, plan, x, row, &plan.cols.windows[ow]) };
+        }
+        if n > 0 {
+            row_starts.clear();
+            row_starts.extend((0..row.taps).map(|t| (row.first + t * plan.rows.step - h_lo) * n));
+            max_fold(&mut o[full.clone()], &mut spare, &folds, &row_starts);
+        }
+        if out_row.as_slice_mut().is_none() {
+            out_row.iter_mut().zip(&scratch).for_each(|(o, &v)| *o = v);
+        }
+    }
+    poison.is_clean()
+}
+
+/// The folds across each input row a chunk reads: `n` per row, from row `h_lo`.
+struct RowFolds<'a, A> {
+    folds: &'a [A],
+    n: usize,
+    h_lo: usize,
+}
+
+/// One output row of [`pool_rows`]: borders per output, whole windows from the row folds.
+///
+/// # Safety
+/// As for [`pool_rows`]; `rows` holds the folds of every row `row` reads.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn fill_row<T: Element, R: Reduce<T>>(
+    r: R,
+    plan: &Plan,
+    x: Plane<T>,
+    full: &Range<usize>,
+    row: &Window,
+    rows: &RowFolds<R::Acc>,
+    column: &mut [R::Acc],
+    o: &mut [T],
+) {
+    for ow in (0..full.start).chain(full.end..o.len()) {
+        // SAFETY: plan windows fit this plane.
+        o[ow] = unsafe { one_output(r, plan, x, row, &plan.cols.windows[ow]) };
+    }
+    let n = rows.n;
+    if n == 0 {
+        return;
+    }
+    let divisor = plan.divisor_at(row, &plan.cols.windows[full.start]);
+    let rows_of = |t: usize| {
+        let h = row.first + t * plan.rows.step - rows.h_lo;
+        &rows.folds[h * n..(h + 1) * n]
+    };
+    let o = &mut o[full.clone()];
+    if n < BLOCK {
+        column.iter_mut().for_each(|c| *c = r.init());
+        for t in 0..row.taps {
+            for (c, &f) in column.iter_mut().zip(rows_of(t)) {
+                *c = r.merge(*c, f);
+            }
+        }
+        for (o, &c) in o.iter_mut().zip(column.iter()) {
+            *o = r.finish(c, divisor);
+        }
+        return;
+    }
+    for o0 in block_starts(n) {
+        let mut acc = [r.init(); BLOCK];
+        for t in 0..row.taps {
+            let f = &rows_of(t)[o0..o0 + BLOCK];
+            for (a, &f) in acc.iter_mut().zip(f) {
+                *a = r.merge(*a, f);
+            }
+        }
+        for (o, &a) in o[o0..o0 + BLOCK].iter_mut().zip(&acc) {
+            *o = r.finish(a, divisor);
+        }
+    }
+}
+
+/// Outputs folded together in registers.
+const BLOCK: usize = 16;
+
+/// Starts of `BLOCK`-wide blocks covering `0..n` (`n >= BLOCK`), the last one moved back to
+/// end at `n`: it then recomputes a few outputs, with the same result.
+#[inline(always)]
+fn block_starts(n: usize) -> impl Iterator<Item = usize> {
+    (0..n / BLOCK)
+        .map(|b| b * BLOCK)
+        .chain((n % BLOCK != 0).then(|| n - BLOCK))
+}
+
+/// Splits `line` by column phase: `phases[p * len + i] = line[p + stride * i]`.
+#[inline(always)]
+fn split_phases<T: Copy, const STRIDE: usize>(
+    line: &[T],
+    stride: usize,
+    len: usize,
+    phases: &mut [T],
+) {
+    if STRIDE == 2 {
+        let (even, odd) = phases.split_at_mut(len);
+        let pairs = line.len() / 2;
+        let (even, odd, whole) = (&mut even[..pairs], &mut odd[..pairs], &line[..2 * pairs]);
+        for (i, (e, o)) in even.iter_mut().zip(odd.iter_mut()).enumerate() {
+            // SAFETY: i < pairs, so 2 * i + 1 < whole.len() = 2 * pairs.
+            unsafe {
+                *e = *whole.get_unchecked(2 * i);
+                *o = *whole.get_unchecked(2 * i + 1);
+            }
+        }
+        if line.len() % 2 == 1 {
+            phases[pairs] = line[line.len() - 1];
+        }
+        return;
+    }
+    for (c, &v) in line.iter().enumerate() {
+        phases[(c % stride) * len + c / stride] = v;
+    }
+}
+
+/// `folds[o] = fold over j < taps of tap(j)[o]`, in blocks of outputs kept in registers.
+#[inline(always)]
+fn fold_taps<'s, T: Element + 's, R: Reduce<T>>(
+    r: R,
+    taps: usize,
+    tap: impl Fn(usize) -> &'s [T],
+    folds: &mut [R::Acc],
+) {
+    let n = folds.len();
+    if n < BLOCK {
+        folds.iter_mut().for_each(|f| *f = r.init());
+        for j in 0..taps {
+            for (f, &v) in folds.iter_mut().zip(tap(j)) {
+                *f = r.step(*f, v);
+            }
+        }
+        return;
+    }
+    for o0 in block_starts(n) {
+        let mut acc = [r.init(); BLOCK];
+        for j in 0..taps {
+            let v: &[T; BLOCK] = tap(j)[o0..o0 + BLOCK].try_into().expect("BLOCK cells");
+            for (a, &v) in acc.iter_mut().zip(v) {
+                *a = r.step(*a, v);
+            }
+        }
+        folds[o0..o0 + BLOCK].copy_from_slice(&acc);
+    }
+}
+
+/// `out[i] = Σ_{j<k} c[i + j]` for every `i < out.len()`, by doubling: sums of 2^b
+/// neighbours are built from sums of 2^(b-1), and the bits of k pick which to add.
+#[inline(always)]
+fn window_sums<A: num_traits::Float>(
+    c: &[A],
+    k: usize,
+    out: &mut [A],
+    pow: &mut Vec<A>,
+    next: &mut Vec<A>,
+) {
+    let n = out.len();
+    debug_assert!(c.len() + 1 >= n + k);
+    out.iter_mut().for_each(|o| *o = A::zero());
+    pow.clear();
+    pow.extend_from_slice(c);
+    let (mut span, mut offset, mut bits) = (1usize, 0usize, k);
+    while bits != 0 {
+        if bits & 1 == 1 {
+            out.iter_mut()
+                .zip(&pow[offset..offset + n])
+                .for_each(|(o, &s)| *o = *o + s);
+            offset += span;
+        }
+        bits >>= 1;
+        if bits != 0 {
+            // pow'[i] = pow[i] + pow[i + span]: sums of 2 * span neighbours.
+            let len = pow.len() - span;
+            next.clear();
+            next.extend(pow[..len].iter().zip(&pow[span..]).map(|(&a, &b)| a + b));
+            std::mem::swap(pow, next);
+            span *= 2;
+        }
+    }
+}
+
+/// Whether every partial sum of up to `terms` cells of the plane is exact in the
+/// accumulator: all non-zero cells are finite and their exponents close enough that the
+/// sums fit in its mantissa. Then running sums (adding rows as they enter a window and
+/// subtracting them as they leave) give exactly the reference's sums.
+fn sums_are_exact<T: Element>(x: Plane<T>, terms: usize) -> bool {
+    let (mut lowest, mut highest) = (u32::MAX, 0u32);
+    for h in 0..x.rows {
+        // SAFETY: h < rows and every w < cols.
+        let line = unsafe { x.row(h) };
+        for w in 0..x.cols {
+            let v = unsafe { *line.add(w) };
+            if v != T::zero() {
+                let e = v.raw_exponent().max(1);
+                lowest = lowest.min(e);
+                highest = highest.max(e);
+            }
+        }
+    }
+    if highest == 0 {
+        return true;
+    }
+    let growth = usize::BITS - terms.leading_zeros();
+    highest != T::RAW_EXPONENT_MAX
+        && (highest - lowest) + T::MANTISSA_DIGITS + growth <= T::ACC_MANTISSA_DIGITS
+}
+
+/// Averages with dilation 1 and horizontal stride 1 over output rows
+/// `oh0..oh0 + out.nrows()` of one plane: per column, the sum over the window's rows (kept
+/// running when that is exact, else recomputed), zero-padded left and right; then window
+/// sums across by doubling.
+///
+/// # Safety
+/// `plan` was built for `x`'s size, has strided geometry on both axes, horizontal stride 1
+/// and dilation 1 on both axes.
+#[inline(always)]
+pub(crate) unsafe fn sum_separable<T: Element>(
+    plan: &Plan,
+    x: Plane<T>,
+    running: bool,
+    mut out: ArrayViewMut2<T>,
+    oh0: usize,
+) {
+    let Some(g) = plan.cols.geometry else { return };
+    let width = x.cols;
+    let zero = T::Acc::zero();
+    // Column sums with the horizontal padding as zeros: every output then sums k neighbours.
+    let mut colsum = vec![zero; g.pad_begin + width + g.pad_end];
+    let (mut lo, mut hi) = (0usize, 0usize);
+    let (mut sums, mut pow, mut next) = (vec![zero; g.output], Vec::new(), Vec::new());
+    for (i, mut out_row) in out.rows_mut().into_iter().enumerate() {
+        let row = plan.rows.windows[oh0 + i];
+        let (new_lo, new_hi) = (row.first, row.first + row.taps);
+        let cols = &mut colsum[g.pad_begin..g.pad_begin + width];
+        if !running || i == 0 || new_lo >= hi {
+            cols.iter_mut().for_each(|c| *c = zero);
+            (lo, hi) = (new_lo, new_lo);
+        }
+        for h in lo..new_lo {
+            // SAFETY: h was a row of the previous window, inside the plane; w < width.
+            let line = unsafe { x.row(h) };
+            for (w, c) in cols.iter_mut().enumerate() {
+                *c = *c - unsafe { *line.add(w) }.to_acc();
+            }
+        }
+        for h in hi..new_hi {
+            // SAFETY: h is a row of this window, inside the plane; w < width.
+            let line = unsafe { x.row(h) };
+            for (w, c) in cols.iter_mut().enumerate() {
+                *c = *c + unsafe { *line.add(w) }.to_acc();
+            }
+        }
+        (lo, hi) = (new_lo, new_hi);
+        window_sums(&colsum, g.kernel, &mut sums, &mut pow, &mut next);
+        let quotients = sums
+            .iter()
+            .zip(&plan.cols.windows)
+            .map(|(&s, col)| T::from_acc(s / T::acc_from_f64(plan.divisor_at(&row, col))));
+        match out_row.as_slice_mut() {
+            Some(o) => o.iter_mut().zip(quotients).for_each(|(o, q)| *o = q),
+            None => out_row.iter_mut().zip(quotients).for_each(|(o, q)| *o = q),
+        }
+    }
+}
+
+/// Whether [`sum_separable`] may keep its column sums running for this plane.
+pub(crate) fn running_sums_exact<T: Element>(plan: &Plan, x: Plane<T>) -> bool {
+    let k = |a: &AxisWindows| a.geometry.map_or(usize::MAX, |g| g.kernel);
+    sums_are_exact(
+        x,
+        k(&plan.rows)
+            .saturating_mul(k(&plan.cols))
+            .saturating_add(1),
+    )
+}

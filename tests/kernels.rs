@@ -1,0 +1,265 @@
+//! Each fast kernel, forced by the shape of its spec, against the reference on every
+//! instruction set this CPU has: max bit for bit (NaN, -0.0 and ties included), means to a
+//! few ULP; outputs written through strided, sentinel-filled views so a missing or stray
+//! write fails. Also: which kernel the dispatcher picks for each named benchmark shape.
+
+mod common;
+
+use common::{assert_bits, same_bits};
+use ndpool::ndarray::{Array, Array4, ArrayD, Dimension, IxDyn, Slice};
+use ndpool::{force_isa, reference, Element, Isa, Kernel, Layout, Mode, Padding, PoolSpec, Size2};
+use proptest::prelude::*;
+
+/// Values with ties, and when `specials`, NaN, ±inf and ±0.0.
+fn values<T: Element>(n: usize, seed: u64, specials: bool, fractional: bool) -> Vec<T> {
+    let mut state = seed | 1;
+    (0..n)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let v = match state % 97 {
+                0 if specials => f64::NAN,
+                1 if specials => f64::INFINITY,
+                2 if specials => f64::NEG_INFINITY,
+                3 | 4 if specials => -0.0,
+                5 | 6 => 0.0,
+                r if fractional => (r as f64 - 48.0) * 1.0e-3 * (1.0 + (state >> 40) as f64 / 3.0),
+                r => (r % 13) as f64 - 6.0,
+            };
+            T::from(v).unwrap()
+        })
+        .collect()
+}
+
+/// Checks `pool2d` (fresh output and strided sentinel output) against the reference on
+/// every instruction set, after asserting the dispatcher picks `kernel`.
+fn check<T: Element>(x: &ArrayD<T>, spec: &PoolSpec, kernel: Kernel) {
+    assert_eq!(
+        ndpool::pool2d_kernel(x, spec).unwrap(),
+        kernel,
+        "{spec:?} on {:?}",
+        x.shape()
+    );
+    let want = reference::pool2d(&x.view(), spec).expect("valid spec");
+    // Sums in another order differ by a few ULP of the sum of magnitudes, not of the result.
+    let magnitude = reference::pool2d(&x.mapv(|v| v.abs()).view(), spec).expect("valid spec");
+    let what = format!("{kernel} {spec:?} on {:?}", x.shape());
+    for &isa in Isa::available() {
+        force_isa(Some(isa));
+        let got = ndpool::pool2d(x, spec).unwrap();
+        compare(
+            spec.mode_value(),
+            &got,
+            &want,
+            &magnitude,
+            &format!("{what} {isa:?}"),
+        );
+        let sentinel = T::from(-7777.25).unwrap();
+        let big: Vec<usize> = want.shape().iter().map(|&s| 2 * s + 1).collect();
+        let mut buffer = ArrayD::from_elem(IxDyn(&big), sentinel);
+        let mut view = buffer.view_mut();
+        for ax in 0..view.ndim() {
+            view.slice_axis_inplace(ndpool::ndarray::Axis(ax), Slice::new(1, None, 2));
+        }
+        ndpool::pool2d_into(x, spec, view).unwrap();
+        for (i, &v) in buffer.indexed_iter() {
+            let inside = i.slice().iter().all(|&c| c % 2 == 1);
+            if inside {
+                let j: Vec<usize> = i.slice().iter().map(|&c| c / 2).collect();
+                let w = want[IxDyn(&j)];
+                let ok = match spec.mode_value() {
+                    Mode::Max => same_bits(v, w),
+                    _ => close(v, w, magnitude[IxDyn(&j)]),
+                };
+                assert!(
+                    ok,
+                    "{what} {isa:?} (into): at {j:?} got {v:?}, expected {w:?}"
+                );
+            } else {
+                assert!(
+                    same_bits(v, sentinel),
+                    "{what} {isa:?}: stray write at {i:?}"
+                );
+            }
+        }
+    }
+    force_isa(None);
+}
+
+/// Within 4 ULP of the result, or 8 ULP of the mean magnitude (the bound for a sum taken
+/// in another order).
+fn close<T: Element>(got: T, want: T, magnitude: T) -> bool {
+    let slack = 8.0 * T::epsilon().to_f64().unwrap() * magnitude.to_f64().unwrap();
+    common::ulps(got, want) <= 4.0
+        || (got.to_f64().unwrap() - want.to_f64().unwrap()).abs() <= slack
+}
+
+fn compare<T: Element>(
+    mode: Mode,
+    got: &ArrayD<T>,
+    want: &ArrayD<T>,
+    magnitude: &ArrayD<T>,
+    what: &str,
+) {
+    if mode == Mode::Max {
+        return assert_bits(&got.view(), &want.view(), what);
+    }
+    for (((i, &g), &w), &m) in got.indexed_iter().zip(want.iter()).zip(magnitude.iter()) {
+        assert!(
+            close(g, w, m),
+            "{what}: at {i:?} got {g:?}, expected {w:?} (magnitude {m:?})"
+        );
+    }
+}
+
+fn input<T: Element>(shape: &[usize], seed: u64, specials: bool, fractional: bool) -> ArrayD<T> {
+    let n = shape.iter().product();
+    ArrayD::from_shape_vec(IxDyn(shape), values(n, seed, specials, fractional)).unwrap()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 160, failure_persistence: None, ..ProptestConfig::default() })]
+
+    /// The row kernels (max: finite fast path and NaN-exact path; avg), strides 1, 2, 3+.
+    #[test]
+    fn rows_kernel(
+        max in any::<bool>(), k in (1usize..6, 1usize..6), stride in (1usize..5, 1usize..5),
+        dil in prop_oneof![3 => Just((1usize, 1usize)), 1 => (1usize..3, 1usize..3)],
+        pad in (0usize..3, 0usize..3, 0usize..3, 0usize..3), ceil in any::<bool>(),
+        planes in 1usize..4, h in 1usize..48, w in 1usize..80, seed in any::<u64>(), specials in any::<bool>(),
+        double in any::<bool>(),
+    ) {
+        let (mode, stride) = if max { (Mode::Max, stride) } else { (Mode::Avg, (stride.0, stride.1.max(2))) };
+        let spec = PoolSpec::new(mode, k).stride(stride).dilation(dil).ceil_mode(ceil)
+            .padding(Padding::Explicit { top: pad.0, bottom: pad.1, left: pad.2, right: pad.3 });
+        let shape = [planes, h, w];
+        let want_kernel = Kernel::Rows { stride: if stride.1 <= 2 { stride.1 } else { 0 } };
+        if double {
+            let x = input::<f64>(&shape, seed, specials, !max);
+            if reference::pool2d(&x.view(), &spec).is_some() { check(&x, &spec, want_kernel); }
+        } else {
+            let x = input::<f32>(&shape, seed, specials, !max);
+            if reference::pool2d(&x.view(), &spec).is_some() { check(&x, &spec, want_kernel); }
+        }
+    }
+
+    /// The separable average (running sums where exact, recomputed where not).
+    #[test]
+    fn sum_separable_kernel(
+        k in (2usize..9, 2usize..9), sh in 1usize..4, pad in (0usize..4, 0usize..4),
+        cip in any::<bool>(), ceil in any::<bool>(), divisor in prop::option::of(1usize..20),
+        planes in 1usize..3, h in 1usize..50, w in 1usize..70, seed in any::<u64>(),
+        specials in any::<bool>(), fractional in any::<bool>(), huge in any::<bool>(),
+    ) {
+        let mut spec = PoolSpec::avg(k).stride((sh, 1)).padding(pad).count_include_pad(cip).ceil_mode(ceil);
+        if let Some(d) = divisor { spec = spec.divisor_override(d); }
+        let mut x = input::<f32>(&[planes, h, w], seed, specials, fractional);
+        if huge {
+            // Values far apart in magnitude: running sums are not exact, so they are not used.
+            x.iter_mut().enumerate().filter(|(i, _)| i % 7 == 0).for_each(|(_, v)| *v *= 1.0e12);
+        }
+        if reference::pool2d(&x.view(), &spec).is_some() { check(&x, &spec, Kernel::SumSeparable); }
+    }
+
+    /// Channels-last blocks, channel counts around the channel block.
+    #[test]
+    fn channels_last_kernel(
+        max in any::<bool>(), k in (1usize..5, 1usize..5), stride in (1usize..4, 1usize..4),
+        pad in (0usize..2, 0usize..2), dil in prop_oneof![Just((1usize, 1usize)), (1usize..3, 1usize..3)],
+        n in 1usize..3, h in 1usize..20, w in 1usize..20, c in 1usize..70, seed in any::<u64>(),
+        specials in any::<bool>(),
+    ) {
+        let spec = PoolSpec::new(if max { Mode::Max } else { Mode::Avg }, k).stride(stride).padding(pad)
+            .dilation(dil).layout(Layout::ChannelsLast);
+        let x = input::<f32>(&[n, h, w, c], seed, specials, !max);
+        if reference::pool2d(&x.view(), &spec).is_some() { check(&x, &spec, Kernel::ChannelsLast); }
+    }
+
+    /// Global reduction, plane sizes around the lane count.
+    #[test]
+    fn global_kernel(
+        max in any::<bool>(), n in 1usize..4, c in 1usize..20, h in 1usize..12, w in 1usize..12,
+        seed in any::<u64>(), specials in any::<bool>(),
+    ) {
+        let mode = if max { Mode::Max } else { Mode::Avg };
+        let x = input::<f32>(&[n, c, h, w], seed, specials, !max);
+        assert_eq!(ndpool::adaptive_pool2d_kernel(&x, 1, mode, Layout::ChannelsFirst).unwrap(), Kernel::GlobalReduce);
+        let want = reference::adaptive_pool2d(&x.view(), Size2::new(1, 1), mode, Layout::ChannelsFirst).unwrap();
+        let magnitude = reference::adaptive_pool2d(&x.mapv(f32::abs).view(), Size2::new(1, 1), mode, Layout::ChannelsFirst).unwrap();
+        for &isa in Isa::available() {
+            force_isa(Some(isa));
+            let got = ndpool::global_pool2d(&x, mode).unwrap();
+            compare(mode, &got, &want, &magnitude, &format!("global {mode:?} {isa:?} {:?}", x.shape()));
+        }
+        force_isa(None);
+    }
+}
+
+#[test]
+fn zeros_of_both_signs_keep_the_first_in_every_kernel() {
+    // -0.0 first then 0.0 in every window: the max is -0.0 (PyTorch: the first of equal values).
+    let x = Array::from_shape_fn(
+        (2, 6, 40),
+        |(_, h, w)| if (h + w) % 2 == 0 { -0.0f32 } else { 0.0 },
+    );
+    let spec = PoolSpec::max((1, 2)).stride((1, 2));
+    check(&x.into_dyn(), &spec, Kernel::Rows { stride: 2 });
+}
+
+/// The kernel each named benchmark shape runs, so a fast path cannot silently stop being used.
+#[test]
+fn named_shapes_dispatch() {
+    let shape = |s: [usize; 4]| Array4::<f32>::zeros(s);
+    let stem = PoolSpec::max(3).stride(2).padding(1);
+    assert_eq!(
+        ndpool::pool2d_kernel(&shape([1, 64, 112, 112]), &stem).unwrap(),
+        Kernel::Rows { stride: 2 }
+    );
+    assert_eq!(
+        ndpool::pool2d_kernel(&shape([1, 128, 112, 112]), &PoolSpec::max(2)).unwrap(),
+        Kernel::Rows { stride: 2 }
+    );
+    assert_eq!(
+        ndpool::pool2d_kernel(&shape([1, 96, 55, 55]), &PoolSpec::max(3).stride(2)).unwrap(),
+        Kernel::Rows { stride: 2 }
+    );
+    let inception = PoolSpec::avg(3)
+        .stride(1)
+        .padding(1)
+        .count_include_pad(false);
+    assert_eq!(
+        ndpool::pool2d_kernel(&shape([1, 192, 28, 28]), &inception).unwrap(),
+        Kernel::SumSeparable
+    );
+    assert_eq!(
+        ndpool::adaptive_pool2d_kernel(
+            &shape([8, 2048, 7, 7]),
+            1,
+            Mode::Avg,
+            Layout::ChannelsFirst
+        )
+        .unwrap(),
+        Kernel::GlobalReduce
+    );
+    assert_eq!(
+        ndpool::pool2d_kernel(&shape([1, 16, 256, 256]), &PoolSpec::avg(15).stride(1)).unwrap(),
+        Kernel::SumSeparable
+    );
+    assert_eq!(
+        ndpool::pool2d_kernel(&shape([16, 64, 112, 112]), &stem).unwrap(),
+        Kernel::Rows { stride: 2 }
+    );
+    let nhwc = stem.clone().layout(Layout::ChannelsLast);
+    assert_eq!(
+        ndpool::pool2d_kernel(&shape([1, 112, 112, 64]), &nhwc).unwrap(),
+        Kernel::ChannelsLast
+    );
+    // B6 (SPP) runs adaptive levels over a channels-last copy.
+    assert_eq!(
+        ndpool::Spp::new([1, 2, 4])
+            .kernel(&shape([1, 256, 13, 13]))
+            .unwrap(),
+        Kernel::ChannelsLast
+    );
+}
