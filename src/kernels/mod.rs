@@ -200,7 +200,7 @@ fn chunk_rows(units: usize, rows: usize) -> usize {
     #[cfg(feature = "rayon")]
     let target = 4 * rayon::current_num_threads();
     #[cfg(not(feature = "rayon"))]
-    let target = 1;
+    let target: usize = 1;
     let per_unit = target.div_ceil(units.max(1)).clamp(1, rows.max(1));
     rows.div_ceil(per_unit).max(1)
 }
