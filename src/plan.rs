@@ -223,15 +223,17 @@ pub(crate) fn adaptive_bin(i: usize, input: usize, bins: usize) -> std::ops::Ran
     start..end
 }
 
-fn try_collect<I: Iterator<Item = Window>>(len: usize, iter: I) -> Result<Vec<Window>> {
-    let mut windows = Vec::new();
-    windows
+/// Collects `len` items into a vector allocated fallibly: an allocation failure is a
+/// [`PoolError::Allocation`], not an abort.
+pub(crate) fn try_collect<X>(len: usize, iter: impl Iterator<Item = X>) -> Result<Vec<X>> {
+    let mut items = Vec::new();
+    items
         .try_reserve_exact(len)
         .map_err(|_| PoolError::Allocation {
-            bytes: len.saturating_mul(std::mem::size_of::<Window>()),
+            bytes: len.saturating_mul(std::mem::size_of::<X>()),
         })?;
-    windows.extend(iter);
-    Ok(windows)
+    items.extend(iter.take(len));
+    Ok(items)
 }
 
 /// How an average's window sum is divided.

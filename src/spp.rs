@@ -24,7 +24,7 @@ use ndarray::{s, Array1, Array2, ArrayBase, ArrayView4, Axis, Data, Ix3, Ix4};
 use crate::element::Element;
 use crate::error::{PoolError, Result};
 use crate::kernels::Kernel;
-use crate::plan::{adaptive_bin, Axis2};
+use crate::plan::{adaptive_bin, try_collect, Axis2};
 use crate::pool::Prepared;
 use crate::spec::{Layout, Mode, Padding, PoolSpec, Size2};
 
@@ -74,7 +74,7 @@ struct AxisBins {
 fn axis_bins(binning: Binning, level: usize, axis: Axis2, a: usize, n: usize) -> Result<AxisBins> {
     match binning {
         Binning::Adaptive => Ok(AxisBins {
-            ranges: (0..n).map(|i| adaptive_bin(i, a, n)).collect(),
+            ranges: try_collect(n, (0..n).map(|i| adaptive_bin(i, a, n)))?,
             strided: None,
         }),
         Binning::Padded => {
@@ -92,9 +92,10 @@ fn axis_bins(binning: Binning, level: usize, axis: Axis2, a: usize, n: usize) ->
                     pad_end,
                 });
             }
-            let ranges = (0..n)
-                .map(|i| (i * k).saturating_sub(pad_begin)..((i + 1) * k - pad_begin).min(a))
-                .collect();
+            let ranges = try_collect(
+                n,
+                (0..n).map(|i| (i * k).saturating_sub(pad_begin)..((i + 1) * k - pad_begin).min(a)),
+            )?;
             Ok(AxisBins {
                 ranges,
                 strided: Some(StridedAxis {
@@ -117,7 +118,7 @@ fn axis_bins(binning: Binning, level: usize, axis: Axis2, a: usize, n: usize) ->
             }
             let windows = (a - k) / stride + 1;
             Ok(AxisBins {
-                ranges: (0..windows).map(|i| i * stride..i * stride + k).collect(),
+                ranges: try_collect(windows, (0..windows).map(|i| i * stride..i * stride + k))?,
                 strided: Some(StridedAxis {
                     window: k,
                     stride,
@@ -282,7 +283,17 @@ impl Spp {
         }
         let (n, channels) = (x.shape()[0], x.shape()[channel_axis]);
         let len = self.output_len(channels);
-        let mut out = Array2::zeros((n, len));
+        let cells = n.checked_mul(len).filter(|c| {
+            c.checked_mul(std::mem::size_of::<T>())
+                .is_some_and(|b| b <= isize::MAX as usize)
+        });
+        let Some(cells) = cells else {
+            return Err(PoolError::Overflow {
+                what: format!("SPP output of {n} x {len} features"),
+            });
+        };
+        let data = try_collect(cells, std::iter::repeat_n(T::zero(), cells))?;
+        let mut out = Array2::from_shape_vec((n, len), data).expect("length matches the shape");
         let mut offset = 0;
         for prepared in &prepared {
             let pooled = prepared.run_new(x)?;

@@ -51,15 +51,17 @@ fn naive_axis(
         return None;
     }
     // Window o exists when it fits (floor mode) or starts before the rounded-up end (ceil
-    // mode); in ceil mode a last window starting in the end padding is then dropped.
+    // mode); in ceil mode a last window starting in the end padding is then dropped. Any
+    // other window without an input cell makes the spec invalid.
     let limit = if ceil_mode { span + s - 1 } else { span };
-    let mut starts: Vec<i128> = (0..).map(|o| o * s).take_while(|&st| st <= limit).collect();
-    if ceil_mode && starts.last().is_some_and(|&st| st >= n + pb) {
-        starts.pop();
-    }
     let mut windows = Vec::new();
-    for start in starts {
-        let start = start - pb;
+    let mut o = 0i128;
+    while o * s <= limit {
+        let is_last = (o + 1) * s > limit;
+        if ceil_mode && is_last && o * s >= n + pb {
+            break;
+        }
+        let start = o * s - pb;
         let mut inside = Vec::new();
         let mut padded = 0;
         for j in 0..k {
@@ -75,6 +77,7 @@ fn naive_axis(
             return None;
         }
         windows.push((inside, padded));
+        o += 1;
     }
     Some(NaiveAxis {
         outputs: windows.len(),

@@ -156,28 +156,13 @@ pub(crate) unsafe fn pool_rows<T: Element, R: Reduce<T>, const STRIDE: usize>(
     if n > 0 {
         let base = plan.cols.windows[full.start].first;
         row_folds.resize((h_hi - h_lo) * n, r.init());
-        // The row split by column phase (column mod stride), so every tap of the window
-        // reads a contiguous run: tap column base + o * stride + j * dw is phase
-        // (base + j * dw) % stride, index o + (base + j * dw) / stride.
-        let phase_len = x.cols.div_ceil(stride);
-        let mut phases: Vec<T> = vec![T::zero(); if stride == 1 { 0 } else { stride * phase_len }];
+        let mut runs = TapRuns::new(stride, kw, dw, base, n, x.cols);
         for (h, folds) in (h_lo..h_hi).zip(row_folds.chunks_exact_mut(n)) {
             // SAFETY: h is inside the plane (between the chunk's first and last window
             // rows), and the row has x.cols readable cells.
             let line = unsafe { std::slice::from_raw_parts(x.row(h), x.cols) };
-            if stride != 1 {
-                split_phases::<T, STRIDE>(line, stride, phase_len, &mut phases);
-            }
-            let tap = |j: usize| {
-                let c = base + j * dw;
-                if stride == 1 {
-                    &line[c..c + n]
-                } else {
-                    let start = (c % stride) * phase_len + c / stride;
-                    &phases[start..start + n]
-                }
-            };
-            fold_taps(r, kw, tap, folds);
+            let (src, starts) = runs.source::<STRIDE>(line);
+            fold_taps(r, src, starts, folds);
         }
     }
     let mut column: Vec<R::Acc> = vec![r.init(); n];
@@ -338,21 +323,9 @@ pub(crate) unsafe fn max_rows_finite<T: Element, const STRIDE: usize>(
         return true;
     };
     let base = plan.cols.windows.get(full.start).map_or(0, |w| w.first);
-    let phase_len = width.div_ceil(stride);
-    let mut phases: Vec<T> = vec![T::zero(); if stride == 1 { 0 } else { stride * phase_len }];
+    let mut runs = TapRuns::new(stride, kw, dw, base, n, width);
     let mut folds: Vec<T> = vec![T::zero(); (h_hi - h_lo) * n];
     let mut spare: Vec<T> = vec![T::zero(); n.max(1)];
-    // Where each tap's run starts: in the row itself (stride 1) or in its phase.
-    let tap_starts: Vec<usize> = (0..kw)
-        .map(|j| {
-            let c = base + j * dw;
-            if stride == 1 {
-                c
-            } else {
-                (c % stride) * phase_len + c / stride
-            }
-        })
-        .collect();
     let mut poison = Poison::new();
     for (h, fold) in (h_lo..h_hi).zip(folds.chunks_exact_mut(n.max(1))) {
         // SAFETY: rows between the chunk's first and last window rows are inside the plane,
@@ -362,13 +335,8 @@ pub(crate) unsafe fn max_rows_finite<T: Element, const STRIDE: usize>(
         if n == 0 {
             continue;
         }
-        let src = if stride == 1 {
-            line
-        } else {
-            split_phases::<T, STRIDE>(line, stride, phase_len, &mut phases);
-            &phases[..]
-        };
-        max_fold(&mut fold[..n], &mut spare, src, &tap_starts);
+        let (src, starts) = runs.source::<STRIDE>(line);
+        max_fold(&mut fold[..n], &mut spare, src, starts);
     }
     let mut row_starts: Vec<usize> = Vec::new();
     let mut scratch = Vec::new();
@@ -501,19 +469,15 @@ fn split_phases<T: Copy, const STRIDE: usize>(
     }
 }
 
-/// `folds[o] = fold over j < taps of tap(j)[o]`, in blocks of outputs kept in registers.
+/// `folds[o] = fold over j of src[starts[j] + o]`, in blocks of outputs kept in registers.
 #[inline(always)]
-fn fold_taps<'s, T: Element + 's, R: Reduce<T>>(
-    r: R,
-    taps: usize,
-    tap: impl Fn(usize) -> &'s [T],
-    folds: &mut [R::Acc],
-) {
+fn fold_taps<T: Element, R: Reduce<T>>(r: R, src: &[T], starts: &[usize], folds: &mut [R::Acc]) {
     let n = folds.len();
+    let run = |j: usize| &src[starts[j]..starts[j] + n];
     if n < BLOCK {
         folds.iter_mut().for_each(|f| *f = r.init());
-        for j in 0..taps {
-            for (f, &v) in folds.iter_mut().zip(tap(j)) {
+        for j in 0..starts.len() {
+            for (f, &v) in folds.iter_mut().zip(run(j)) {
                 *f = r.step(*f, v);
             }
         }
@@ -521,13 +485,76 @@ fn fold_taps<'s, T: Element + 's, R: Reduce<T>>(
     }
     for o0 in block_starts(n) {
         let mut acc = [r.init(); BLOCK];
-        for j in 0..taps {
-            let v: &[T; BLOCK] = tap(j)[o0..o0 + BLOCK].try_into().expect("BLOCK cells");
-            for (a, &v) in acc.iter_mut().zip(v) {
+        for j in 0..starts.len() {
+            for (a, &v) in acc.iter_mut().zip(&run(j)[o0..o0 + BLOCK]) {
                 *a = r.step(*a, v);
             }
         }
         folds[o0..o0 + BLOCK].copy_from_slice(&acc);
+    }
+}
+
+/// Where each tap of a row's whole windows is read from, as a contiguous run of the `n`
+/// outputs: tap j of output o is column `base + o * stride + j * dw`. Stride 1 reads the
+/// row itself; stride 2 splits the row into its even and odd columns once; any other
+/// stride gathers each tap's run.
+struct TapRuns<T> {
+    stride: usize,
+    dw: usize,
+    base: usize,
+    n: usize,
+    phase_len: usize,
+    buf: Vec<T>,
+    starts: Vec<usize>,
+}
+
+impl<T: Element> TapRuns<T> {
+    fn new(stride: usize, kw: usize, dw: usize, base: usize, n: usize, width: usize) -> Self {
+        let phase_len = width.div_ceil(2);
+        // Without a whole window there is nothing to read (and kw may exceed the row).
+        let kw = if n == 0 { 0 } else { kw };
+        let (buf, starts) = match stride {
+            1 => (Vec::new(), (0..kw).map(|j| base + j * dw).collect()),
+            2 => {
+                let start = |c: usize| (c % 2) * phase_len + c / 2;
+                (
+                    vec![T::zero(); 2 * phase_len],
+                    (0..kw).map(|j| start(base + j * dw)).collect(),
+                )
+            }
+            _ => (vec![T::zero(); kw * n], (0..kw).map(|j| j * n).collect()),
+        };
+        TapRuns {
+            stride,
+            dw,
+            base,
+            n,
+            phase_len,
+            buf,
+            starts,
+        }
+    }
+
+    /// The runs' source for `line`, and where each tap's run starts in it.
+    #[inline(always)]
+    fn source<'s, const STRIDE: usize>(&'s mut self, line: &'s [T]) -> (&'s [T], &'s [usize]) {
+        match self.stride {
+            1 => (line, &self.starts),
+            2 => {
+                split_phases::<T, STRIDE>(line, 2, self.phase_len, &mut self.buf);
+                (&self.buf, &self.starts)
+            }
+            stride => {
+                let n = self.n;
+                for (j, run) in self.buf.chunks_exact_mut(n.max(1)).enumerate() {
+                    let c = self.base + j * self.dw;
+                    for (o, v) in run.iter_mut().enumerate() {
+                        *v = line[c + o * stride];
+                    }
+                }
+                (&self.buf, &self.starts)
+            }
+        }
     }
 }
 
