@@ -166,12 +166,11 @@ pub(crate) struct AxisWindows {
 }
 
 impl AxisWindows {
-    /// The windows of a strided axis.
-    pub fn strided(geometry: AxisGeometry) -> Result<Self> {
-        let windows = try_collect(
-            geometry.output,
-            (0..geometry.output).map(|o| geometry.window(o)),
-        )?;
+    /// The windows of a strided axis (none listed when `listed` is false: an output with
+    /// no element needs no table, however long its axes).
+    pub fn strided(geometry: AxisGeometry, listed: bool) -> Result<Self> {
+        let count = if listed { geometry.output } else { 0 };
+        let windows = try_collect(count, (0..count).map(|o| geometry.window(o)))?;
         Ok(AxisWindows {
             windows,
             step: geometry.dilation,
@@ -179,14 +178,16 @@ impl AxisWindows {
         })
     }
 
-    /// PyTorch's adaptive bins: bin `i` of `n` spans `[floor(i*a/n), ceil((i+1)*a/n))`.
-    pub fn adaptive(axis: Axis2, input: usize, bins: usize) -> Result<Self> {
+    /// PyTorch's adaptive bins: bin `i` of `n` spans `[floor(i*a/n), ceil((i+1)*a/n))`
+    /// (none listed when `listed` is false, as for [`AxisWindows::strided`]).
+    pub fn adaptive(axis: Axis2, input: usize, bins: usize, listed: bool) -> Result<Self> {
         if bins == 0 {
             return Err(PoolError::ZeroOutputSize { axis });
         }
+        let count = if listed { bins } else { 0 };
         let windows = try_collect(
-            bins,
-            (0..bins).map(|i| {
+            count,
+            (0..count).map(|i| {
                 let range = adaptive_bin(i, input, bins);
                 Window {
                     first: range.start,

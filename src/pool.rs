@@ -37,8 +37,10 @@ fn output_shape<T>(
     let mut out_shape = shape.to_vec();
     out_shape[axes.0] = out.0;
     out_shape[axes.1] = out.1;
+    // ndarray bounds the product of the non-zero axes (even when another axis is zero).
     let bytes = out_shape
         .iter()
+        .filter(|&&n| n > 0)
         .try_fold(std::mem::size_of::<T>().max(1), |acc, &n| {
             acc.checked_mul(n)
         })
@@ -60,6 +62,7 @@ impl Prepared {
         let rows = spec.axis_geometry(Axis2::Height, h)?;
         let cols = spec.axis_geometry(Axis2::Width, w)?;
         let out_shape = output_shape::<T>(shape, (ah, aw), (rows.output, cols.output))?;
+        let listed = out_shape.iter().all(|&n| n > 0);
         let divisor = match (spec.divisor(), spec.counts_pad()) {
             (Some(d), _) => Divisor::Fixed(d),
             (None, true) => Divisor::Padded,
@@ -68,8 +71,8 @@ impl Prepared {
         Ok(Prepared {
             plan: Plan {
                 mode: spec.mode_value(),
-                rows: AxisWindows::strided(rows)?,
-                cols: AxisWindows::strided(cols)?,
+                rows: AxisWindows::strided(rows, listed)?,
+                cols: AxisWindows::strided(cols, listed)?,
                 divisor,
             },
             layout,
@@ -87,11 +90,12 @@ impl Prepared {
             }
         }
         let out_shape = output_shape::<T>(shape, (ah, aw), (out.h, out.w))?;
+        let listed = out_shape.iter().all(|&n| n > 0);
         Ok(Prepared {
             plan: Plan {
                 mode,
-                rows: AxisWindows::adaptive(Axis2::Height, h, out.h)?,
-                cols: AxisWindows::adaptive(Axis2::Width, w, out.w)?,
+                rows: AxisWindows::adaptive(Axis2::Height, h, out.h, listed)?,
+                cols: AxisWindows::adaptive(Axis2::Width, w, out.w, listed)?,
                 divisor: Divisor::Valid,
             },
             layout,
@@ -121,7 +125,9 @@ impl Prepared {
                 bytes: len.saturating_mul(std::mem::size_of::<A>()),
             })?;
         data.resize(len, fill);
-        Ok(Array::from_shape_vec(dim, data).expect("length matches the shape"))
+        Array::from_shape_vec(dim, data).map_err(|e| PoolError::Overflow {
+            what: format!("output of shape {:?}: {e}", self.out_shape),
+        })
     }
 
     /// The kernel a fresh-output call on `x` runs.

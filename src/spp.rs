@@ -263,11 +263,7 @@ impl Spp {
                 .iter()
                 .enumerate()
                 .try_for_each(|(i, level)| level.check_bin_count(i))?;
-            let nhwc = x
-                .view()
-                .permuted_axes([0, 2, 3, 1])
-                .as_standard_layout()
-                .into_owned();
+            let nhwc = channels_last_copy(x)?;
             return self.clone().layout(Layout::ChannelsLast).forward(&nhwc);
         }
         let (ah, aw) = self.layout.spatial_axes(4)?;
@@ -293,7 +289,9 @@ impl Spp {
             });
         };
         let data = try_collect(cells, std::iter::repeat_n(T::zero(), cells))?;
-        let mut out = Array2::from_shape_vec((n, len), data).expect("length matches the shape");
+        let mut out = Array2::from_shape_vec((n, len), data).map_err(|e| PoolError::Overflow {
+            what: format!("SPP output of {n} x {len} features: {e}"),
+        })?;
         let mut offset = 0;
         for prepared in &prepared {
             let pooled = prepared.run_new(x)?;
@@ -303,12 +301,29 @@ impl Spp {
                 Layout::ChannelsLast => pooled.view().permuted_axes([0, 3, 1, 2]),
             };
             let block = pooled.len() / n.max(1);
+            let bins = block / channels.max(1);
             for (mut row, sample) in out
                 .slice_mut(s![.., offset..offset + block])
                 .axis_iter_mut(Axis(0))
                 .zip(pooled.axis_iter(Axis(0)))
             {
-                row.iter_mut().zip(sample.iter()).for_each(|(o, &v)| *o = v);
+                match (row.as_slice_mut(), sample.as_slice(), self.layout) {
+                    (Some(dst), Some(src), Layout::ChannelsFirst) => dst.copy_from_slice(src),
+                    // The pooled sample is (nh, nw, C) in memory: transpose to (C, nh, nw).
+                    (Some(dst), Some(_), Layout::ChannelsLast)
+                    | (Some(dst), None, Layout::ChannelsLast)
+                        if sample.permuted_axes([1, 2, 0]).is_standard_layout() =>
+                    {
+                        let src = sample.permuted_axes([1, 2, 0]);
+                        let src = src.as_slice().unwrap_or_default();
+                        for (b, cell) in src.chunks_exact(channels.max(1)).enumerate() {
+                            for (c, &v) in cell.iter().enumerate() {
+                                dst[c * bins + b] = v;
+                            }
+                        }
+                    }
+                    _ => row.iter_mut().zip(sample.iter()).for_each(|(o, &v)| *o = v),
+                }
             }
             offset += block;
         }
@@ -325,6 +340,35 @@ impl Spp {
         let out = self.forward(&batched)?;
         Ok(out.index_axis_move(Axis(0), 0))
     }
+}
+
+/// `(N, C, H, W)` as a standard-layout `(N, H, W, C)` array.
+fn channels_last_copy<S, T>(x: &ArrayBase<S, Ix4>) -> Result<ndarray::Array4<T>>
+where
+    S: Data<Elem = T>,
+    T: Element,
+{
+    let (n, c, h, w) = x.dim();
+    let Some(src) = x.as_slice() else {
+        return Ok(x
+            .view()
+            .permuted_axes([0, 2, 3, 1])
+            .as_standard_layout()
+            .into_owned());
+    };
+    let mut dst = try_collect(src.len(), std::iter::repeat_n(T::zero(), src.len()))?;
+    let plane = h * w;
+    for (sample, out) in src
+        .chunks_exact(c * plane)
+        .zip(dst.chunks_exact_mut(c * plane))
+    {
+        for (ch, cells) in sample.chunks_exact(plane).enumerate() {
+            for (p, &v) in cells.iter().enumerate() {
+                out[p * c + ch] = v;
+            }
+        }
+    }
+    Ok(ndarray::Array4::from_shape_vec((n, h, w, c), dst).expect("length matches the shape"))
 }
 
 /// SPP with adaptive bins over `(N, C, H, W)` input: `Spp::new(levels).mode(mode).forward(x)`.

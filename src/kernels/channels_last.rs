@@ -9,7 +9,7 @@ use ndarray::{ArrayView3, ArrayViewMut3};
 
 use super::reduce::Reduce;
 use crate::element::Element;
-use crate::plan::Plan;
+use crate::plan::{Plan, Window};
 
 /// Channels folded together.
 const CHANNEL_BLOCK: usize = 32;
@@ -82,43 +82,64 @@ pub(crate) unsafe fn pool_channels_last<T: Element, R: Reduce<T>>(
         let row = plan.rows.windows[oh0 + i];
         for (col, mut out_cell) in plan.cols.windows.iter().zip(out_row.outer_iter_mut()) {
             let divisor = plan.divisor_at(&row, col);
-            let fold = |o: &mut [T]| {
-                let mut c = 0;
-                while c < channels {
-                    let n = CHANNEL_BLOCK.min(channels - c);
-                    let mut acc = [r.init(); CHANNEL_BLOCK];
-                    for t in 0..row.taps {
-                        let h = row.first + t * plan.rows.step;
-                        for u in 0..col.taps {
-                            // SAFETY: plan windows name cells inside the block; channels
-                            // c..c + n are inside its channel run.
-                            let p = unsafe { x.cell(h, col.first + u * plan.cols.step).add(c) };
-                            if n == CHANNEL_BLOCK {
-                                for (l, a) in acc.iter_mut().enumerate() {
-                                    *a = r.step(*a, unsafe { *p.add(l) });
-                                }
-                            } else {
-                                for (l, a) in acc[..n].iter_mut().enumerate() {
-                                    *a = r.step(*a, unsafe { *p.add(l) });
-                                }
-                            }
-                        }
-                    }
-                    for (o, &a) in o[c..c + n].iter_mut().zip(&acc[..n]) {
-                        *o = r.finish(a, divisor);
-                    }
-                    c += n;
-                }
-            };
             match out_cell.as_slice_mut() {
-                Some(o) => fold(o),
+                // SAFETY (both arms): the plan fits the block; `o` holds `channels` cells.
+                Some(o) => unsafe { fold_cell(r, plan, x, &row, col, divisor, o) },
                 None => {
                     scratch.clear();
                     scratch.resize(channels, T::zero());
-                    fold(&mut scratch);
+                    unsafe { fold_cell(r, plan, x, &row, col, divisor, &mut scratch) };
                     out_cell.iter_mut().zip(&scratch).for_each(|(o, &v)| *o = v);
                 }
             }
         }
+    }
+}
+
+/// One output cell: every channel, folded over the (row, col) window pair's taps in
+/// row-major order, `CHANNEL_BLOCK` channels at a time in registers.
+///
+/// # Safety
+/// The windows come from a plan built for `x`'s spatial size; `o.len()` is `x`'s channel
+/// count.
+#[inline(always)]
+unsafe fn fold_cell<T: Element, R: Reduce<T>>(
+    r: R,
+    plan: &Plan,
+    x: Block<T>,
+    row: &Window,
+    col: &Window,
+    divisor: f64,
+    o: &mut [T],
+) {
+    let channels = o.len();
+    let mut c = 0;
+    while c < channels {
+        let n = CHANNEL_BLOCK.min(channels - c);
+        let mut acc = [r.init(); CHANNEL_BLOCK];
+        for t in 0..row.taps {
+            let h = row.first + t * plan.rows.step;
+            for u in 0..col.taps {
+                // SAFETY: plan windows name cells inside the block; channels c..c + n are
+                // inside its channel run.
+                let p = unsafe { x.cell(h, col.first + u * plan.cols.step).add(c) };
+                if n == CHANNEL_BLOCK {
+                    // SAFETY: as above, CHANNEL_BLOCK channels from c.
+                    let v = unsafe { (p as *const [T; CHANNEL_BLOCK]).read_unaligned() };
+                    for (a, &v) in acc.iter_mut().zip(&v) {
+                        *a = r.step(*a, v);
+                    }
+                } else {
+                    for (l, a) in acc[..n].iter_mut().enumerate() {
+                        // SAFETY: as above, l < n channels from c.
+                        *a = r.step(*a, unsafe { *p.add(l) });
+                    }
+                }
+            }
+        }
+        for (o, &a) in o[c..c + n].iter_mut().zip(&acc[..n]) {
+            *o = r.finish(a, divisor);
+        }
+        c += n;
     }
 }

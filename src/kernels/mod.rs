@@ -245,6 +245,10 @@ pub(crate) fn run<T: Element>(
     out: ArrayViewMutD<T>,
     indices: Option<ArrayViewMutD<usize>>,
 ) {
+    if out.is_empty() {
+        // Nothing to write (and the plan lists no windows for an empty output).
+        return;
+    }
     let kernel = select(plan, layout, &x, OutLayout::of(&out), indices.is_some());
     run_with(kernel, current_isa(), plan, layout, x, out, indices)
 }
