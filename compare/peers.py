@@ -71,7 +71,7 @@ def torch_fn(torch, x, op, prm):
         return lambda: torch.cat([F.adaptive_max_pool2d(x, n).flatten(1) for n in prm["levels"]], 1)
 
 
-def ort_session(ort, onnx, shape, op, prm, threads):
+def ort_session(ort, onnx, shape, op, prm, threads, opset=19):
     from onnx import TensorProto, helper
     nodes, outputs = [], []
     if op in ("max", "avg"):
@@ -99,13 +99,33 @@ def ort_session(ort, onnx, shape, op, prm, threads):
         return None
     graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, list(shape))],
                               [helper.make_tensor_value_info(o, TensorProto.FLOAT, None) for o in outputs])
-    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 19)])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", opset)])
     model.ir_version = 9
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
     return ort.InferenceSession(model.SerializeToString(), so, providers=["CPUExecutionProvider"])
+
+
+def copy_bandwidth(nbytes, reps=50):
+    """Bytes read + written per second by a plain copy of an array of `nbytes`."""
+    src = np.ones(nbytes // 4, dtype=np.float32)
+    dst = np.empty_like(src)
+    t = bench(lambda: np.copyto(dst, src), reps)
+    return 2 * nbytes / t
+
+
+def rust_peer_times(threads, reps, exe):
+    env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
+    out = subprocess.run([exe, "--threads", str(threads), "--reps", str(reps)], env=env, check=True,
+                         capture_output=True, text=True).stdout
+    times = {}
+    for line in out.splitlines():
+        tag, peer, secs = line.split()
+        if peer != "ndpool":
+            times.setdefault(tag, {})[peer] = float(secs)
+    return times
 
 
 def ndpool_times(threads, reps, exe):
@@ -134,6 +154,11 @@ def main():
     exe = os.path.join(ROOT, "target", "release", "examples", "compare")
     if not os.path.exists(exe):
         sys.exit("build it first: cargo build --release --example compare")
+    rust_exe = os.path.join(ROOT, "compare", "target", "release", "ndpool-compare")
+    if not os.path.exists(rust_exe):
+        print("(no burn/candle: build compare/ with cargo build --release)", file=sys.stderr)
+        rust_exe = None
+    bandwidth = {"cache": copy_bandwidth(4 << 20), "memory": copy_bandwidth(256 << 20, reps=10)}
     rng = np.random.default_rng(0)
     results = {}
     for threads in args.threads:
@@ -142,7 +167,9 @@ def main():
         for tag, _, shape, op, prm in SHAPES:
             x = rng.standard_normal(shape).astype(np.float32)
             inputs[tag] = x
-            sessions[tag] = ort_session(ort, onnx, shape, op, prm, threads)
+            # opset 11 runs MLAS's pooling kernels, opset 19 the newer reference-exact ones:
+            # both are timed and the faster kept.
+            sessions[tag] = [s for s in (ort_session(ort, onnx, shape, op, prm, threads, o) for o in (11, 19)) if s]
         for rnd in range(args.rounds):
             nd = ndpool_times(threads, args.reps, exe)
             for tag, name, shape, op, prm in SHAPES:
@@ -155,16 +182,23 @@ def main():
                 with torch.no_grad():
                     tt = bench(torch_fn(torch, t, op, prm), args.reps)
                 cell["pytorch"] = min(cell.get("pytorch", 1e9), tt)
-                sess = sessions[tag]
-                if sess is not None:
+                for sess in sessions[tag]:
                     feed = {"x": x}
                     to = bench(lambda: sess.run(None, feed), args.reps)
                     cell["onnxruntime"] = min(cell.get("onnxruntime", 1e9), to)
                 cell["ndpool"] = min(cell.get("ndpool", 1e9), nd[tag])
+            if rust_exe:
+                for tag, peers in rust_peer_times(threads, max(args.reps // 4, 10), rust_exe).items():
+                    cell = results.setdefault((tag, threads), {})
+                    for peer, t in peers.items():
+                        cell[peer] = min(cell.get(peer, 1e9), t)
     # table
-    header = f"| case | threads | ndpool µs | ndpool GB/s | onnxruntime µs | PyTorch µs | fastest peer | ndpool speed-up |"
-    print(header)
-    print("|" + "---|" * 8)
+    peers_order = ["onnxruntime", "pytorch", "burn-ndarray", "burn-flex", "candle"]
+    print(f"copy bandwidth (read + write): {bandwidth['cache'] / 1e9:.1f} GB/s for 4 MiB, "
+          f"{bandwidth['memory'] / 1e9:.1f} GB/s for 256 MiB")
+    print("| case | threads | ndpool µs | GB/s | % of copy | " + " | ".join(f"{p} µs" for p in peers_order)
+          + " | fastest peer | ndpool speed-up |")
+    print("|" + "---|" * (7 + len(peers_order)))
     rows = []
     for tag, name, shape, op, prm in SHAPES:
         for threads in args.threads:
@@ -173,11 +207,13 @@ def main():
             peers = {k: v for k, v in cell.items() if k != "ndpool"}
             best_peer = min(peers, key=peers.get)
             ratio = peers[best_peer] / cell["ndpool"]
-            ortv = f"{cell['onnxruntime'] * 1e6:.0f}" if "onnxruntime" in cell else "n/a"
-            print(f"| {tag} {name} | {threads} | {cell['ndpool'] * 1e6:.0f} | {bytes_ / cell['ndpool'] / 1e9:.1f} | {ortv} | "
-                  f"{cell['pytorch'] * 1e6:.0f} | {best_peer} | {ratio:.2f}x |")
+            gbps = bytes_ / cell["ndpool"] / 1e9
+            ceiling = bandwidth["memory" if tag == "B8" else "cache"] / 1e9
+            cols = " | ".join(f"{cell[p] * 1e6:.0f}" if p in cell else "n/a" for p in peers_order)
+            print(f"| {tag} {name} | {threads} | {cell['ndpool'] * 1e6:.0f} | {gbps:.1f} | {100 * gbps / ceiling:.0f} % | "
+                  f"{cols} | {best_peer} | {ratio:.2f}x |")
             rows.append(dict(case=tag, name=name, threads=threads, ratio=ratio, best_peer=best_peer,
-                             **{k: v * 1e6 for k, v in cell.items()}, gbps=bytes_ / cell["ndpool"] / 1e9))
+                             **{k: v * 1e6 for k, v in cell.items()}, gbps=gbps))
     if args.json:
         with open(args.json, "w") as f:
             json.dump(rows, f, indent=1)

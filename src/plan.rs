@@ -114,7 +114,9 @@ impl AxisGeometry {
         let end_tap = taps_before(self.pad_begin + self.input);
         let taps = end_tap.saturating_sub(first_tap);
         Window {
-            first: (start + first_tap * d).saturating_sub(self.pad_begin),
+            first: start
+                .saturating_add(first_tap.saturating_mul(d))
+                .saturating_sub(self.pad_begin),
             taps,
             padded_taps: taps_before(self.pad_begin + self.input + self.pad_end),
         }

@@ -146,7 +146,16 @@ pub(crate) fn select<T>(
         }
     };
     let undilated = rows.dilation == 1 && cols.dilation == 1;
-    if plan.mode == Mode::Avg && undilated && cols.stride == 1 && rows.kernel * cols.kernel >= 4 {
+    // The separable average keeps a zero-padded row of column sums: only for paddings on
+    // the scale of the row.
+    let modest_padding = cols.pad_begin.saturating_add(cols.pad_end)
+        <= cols.input.saturating_mul(4).saturating_add(64);
+    if plan.mode == Mode::Avg
+        && undilated
+        && cols.stride == 1
+        && rows.kernel.saturating_mul(cols.kernel) >= 4
+        && modest_padding
+    {
         return Kernel::SumSeparable;
     }
     Kernel::Rows {

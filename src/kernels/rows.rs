@@ -318,48 +318,58 @@ pub(crate) unsafe fn max_rows_finite<T: Element, const STRIDE: usize>(
     };
     let stride = if STRIDE == 0 { g.stride } else { STRIDE };
     let (kw, dw, n, width) = (g.kernel, g.dilation, full.len(), x.cols);
-    let windows = &plan.rows.windows[oh0..oh0 + out.nrows()];
-    let Some((h_lo, h_hi)) = rows_read(windows, plan.rows.step) else {
-        return true;
-    };
     let base = plan.cols.windows.get(full.start).map_or(0, |w| w.first);
     let mut runs = TapRuns::new(stride, kw, dw, base, n, width);
-    let mut folds: Vec<T> = vec![T::zero(); (h_hi - h_lo) * n];
+    let mut folds: Vec<T> = Vec::new();
     let mut spare: Vec<T> = vec![T::zero(); n.max(1)];
     let mut poison = Poison::new();
-    for (h, fold) in (h_lo..h_hi).zip(folds.chunks_exact_mut(n.max(1))) {
-        // SAFETY: rows between the chunk's first and last window rows are inside the plane,
-        // each with `width` readable cells.
-        let line = unsafe { std::slice::from_raw_parts(x.row(h), width) };
-        poison.add(line);
-        if n == 0 {
-            continue;
-        }
-        let (src, starts) = runs.source::<STRIDE>(line);
-        max_fold(&mut fold[..n], &mut spare, src, starts);
-    }
     let mut row_starts: Vec<usize> = Vec::new();
     let mut scratch = Vec::new();
-    for (row, mut out_row) in windows.iter().zip(out.rows_mut()) {
-        let o = match out_row.as_slice_mut() {
-            Some(o) => o,
-            None => {
-                scratch.clear();
-                scratch.resize(out_row.len(), T::zero());
-                &mut scratch[..]
-            }
+    // A few output rows at a time, so that their row folds stay in the first-level cache
+    // (rows shared by two groups are folded twice).
+    let all = &plan.rows.windows[oh0..oh0 + out.nrows()];
+    for (group, mut out) in all
+        .chunks(ROW_GROUP)
+        .zip(out.axis_chunks_iter_mut(ndarray::Axis(0), ROW_GROUP))
+    {
+        let Some((h_lo, h_hi)) = rows_read(group, plan.rows.step) else {
+            continue;
         };
-        for ow in (0..full.start).chain(full.end..o.len()) {
-            // SAFETY: plan windows fit this plane.
-            o[ow] = unsafe { one_output(MaxOp, plan, x, row, &plan.cols.windows[ow]) };
+        folds.clear();
+        folds.resize((h_hi - h_lo) * n, T::zero());
+        for (h, fold) in (h_lo..h_hi).zip(folds.chunks_exact_mut(n.max(1))) {
+            // SAFETY: rows between the group's first and last window rows are inside the
+            // plane, each with `width` readable cells.
+            let line = unsafe { std::slice::from_raw_parts(x.row(h), width) };
+            poison.add(line);
+            if n == 0 {
+                continue;
+            }
+            let (src, starts) = runs.source::<STRIDE>(line);
+            max_fold(&mut fold[..n], &mut spare, src, starts);
         }
-        if n > 0 {
-            row_starts.clear();
-            row_starts.extend((0..row.taps).map(|t| (row.first + t * plan.rows.step - h_lo) * n));
-            max_fold(&mut o[full.clone()], &mut spare, &folds, &row_starts);
-        }
-        if out_row.as_slice_mut().is_none() {
-            out_row.iter_mut().zip(&scratch).for_each(|(o, &v)| *o = v);
+        for (row, mut out_row) in group.iter().zip(out.rows_mut()) {
+            let o = match out_row.as_slice_mut() {
+                Some(o) => o,
+                None => {
+                    scratch.clear();
+                    scratch.resize(out_row.len(), T::zero());
+                    &mut scratch[..]
+                }
+            };
+            for ow in (0..full.start).chain(full.end..o.len()) {
+                // SAFETY: plan windows fit this plane.
+                o[ow] = unsafe { one_output(MaxOp, plan, x, row, &plan.cols.windows[ow]) };
+            }
+            if n > 0 {
+                row_starts.clear();
+                row_starts
+                    .extend((0..row.taps).map(|t| (row.first + t * plan.rows.step - h_lo) * n));
+                max_fold(&mut o[full.clone()], &mut spare, &folds, &row_starts);
+            }
+            if out_row.as_slice_mut().is_none() {
+                out_row.iter_mut().zip(&scratch).for_each(|(o, &v)| *o = v);
+            }
         }
     }
     poison.is_clean()
@@ -427,6 +437,9 @@ unsafe fn fill_row<T: Element, R: Reduce<T>>(
         }
     }
 }
+
+/// Output rows whose row folds are computed together in [`max_rows_finite`].
+const ROW_GROUP: usize = 8;
 
 /// Outputs folded together in registers.
 const BLOCK: usize = 16;
