@@ -196,6 +196,64 @@ proptest! {
     }
 }
 
+/// The plane kernels read rows through a raw pointer and the row stride: views whose rows
+/// run backwards, or are a slice of wider rows, take the same kernels and must agree.
+#[test]
+fn row_kernels_on_reversed_and_sliced_views() {
+    let wide = Array::from_shape_fn((3, 30, 50), |(c, h, w)| {
+        ((c * 131 + h * 17 + w * 7) % 23) as f32 - 11.0
+    });
+    let specs = [
+        (
+            PoolSpec::max(3).stride(2).padding(1),
+            Kernel::Rows { stride: 2 },
+        ),
+        (
+            PoolSpec::max((2, 3)).stride((1, 3)).dilation((2, 1)),
+            Kernel::Rows { stride: 0 },
+        ),
+        (
+            PoolSpec::avg(3).stride((2, 2)).padding(1),
+            Kernel::Rows { stride: 2 },
+        ),
+        (
+            PoolSpec::avg(4)
+                .stride((1, 1))
+                .padding(2)
+                .count_include_pad(false),
+            Kernel::SumSeparable,
+        ),
+        (PoolSpec::max(2).stride(1), Kernel::Rows { stride: 1 }),
+    ];
+    for (spec, kernel) in &specs {
+        let mut reversed = wide.view();
+        reversed.invert_axis(ndpool::ndarray::Axis(1));
+        let sliced = wide.slice(ndpool::ndarray::s![.., 3..27, 5..44]);
+        for (name, view) in [("reversed rows", reversed), ("sliced", sliced)] {
+            let x = view.into_dyn();
+            assert_eq!(
+                ndpool::pool2d_kernel(&x, spec).unwrap(),
+                *kernel,
+                "{name} {spec:?}"
+            );
+            let want = reference::pool2d(&x, spec).unwrap();
+            for &isa in Isa::available() {
+                force_isa(Some(isa));
+                let got = ndpool::pool2d(&x, spec).unwrap();
+                let magnitude = reference::pool2d(&x.mapv(f32::abs).view(), spec).unwrap();
+                compare(
+                    spec.mode_value(),
+                    &got,
+                    &want,
+                    &magnitude,
+                    &format!("{name} {spec:?} {isa:?}"),
+                );
+            }
+            force_isa(None);
+        }
+    }
+}
+
 #[test]
 fn zeros_of_both_signs_keep_the_first_in_every_kernel() {
     // -0.0 first then 0.0 in every window: the max is -0.0 (PyTorch: the first of equal values).

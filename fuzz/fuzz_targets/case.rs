@@ -229,6 +229,11 @@ pub fn check_spp(data: &[u8]) {
         Ok(plan) if plan.is_exact() => {
             let y = result.unwrap_or_else(|e| panic!("{levels:?} {binning:?} {mode:?} {shape:?}: {e}"));
             assert_eq!(y.shape(), &[dims[0], spp.output_len(dims[1])]);
+            if dims[0] > 0 {
+                let one = spp.forward_one(&x.index_axis(ndpool::ndarray::Axis(0), 0)).expect("forward succeeded");
+                let first = y.index_axis(ndpool::ndarray::Axis(0), 0);
+                assert!(one.iter().zip(first.iter()).all(|(&a, &b)| same(a, b)), "forward_one differs");
+            }
         }
         _ => assert!(result.is_err(), "{levels:?} {binning:?} on {h}x{w}: forward succeeded without an exact plan"),
     }
