@@ -397,8 +397,7 @@ fn run_plane<T: Element>(
         }
         (Kernel::Rows { stride }, Mode::Avg) => rows_exact(isa, SumOp, stride, &job, out),
         (Kernel::SumSeparable, Mode::Avg) => {
-            let running = running_sums_exact(plan, p);
-            run_kernel(isa, SumSeparable { running }, &job, out);
+            run_kernel(isa, SumSeparable, &job, out);
         }
         _ => generic::pool_plane(plan, x, out, indices, oh0),
     }
@@ -461,14 +460,13 @@ impl<T: Element, R: Reduce<T>, const STRIDE: usize> PlaneKernel<T> for RowsExact
 }
 
 #[derive(Clone, Copy)]
-struct SumSeparable {
-    running: bool,
-}
+struct SumSeparable;
 impl<T: Element> PlaneKernel<T> for SumSeparable {
     #[inline(always)]
     unsafe fn run(self, job: &PlaneJob<T>, out: ArrayViewMut2<T>) -> bool {
+        let running = running_sums_exact(job.plan, job.x);
         // SAFETY: the trait's contract.
-        unsafe { sum_separable(job.plan, job.x, self.running, out, job.oh0) };
+        unsafe { sum_separable(job.plan, job.x, running, out, job.oh0) };
         true
     }
 }

@@ -613,15 +613,17 @@ fn window_sums<A: num_traits::Float>(
 fn sums_are_exact<T: Element>(x: Plane<T>, terms: usize) -> bool {
     let (mut lowest, mut highest) = (u32::MAX, 0u32);
     for h in 0..x.rows {
-        // SAFETY: h < rows and every w < cols.
-        let line = unsafe { x.row(h) };
-        for w in 0..x.cols {
-            let v = unsafe { *line.add(w) };
-            if v != T::zero() {
-                let e = v.raw_exponent().max(1);
-                lowest = lowest.min(e);
-                highest = highest.max(e);
-            }
+        // SAFETY: h < rows, and the row has `cols` readable cells.
+        let line = unsafe { std::slice::from_raw_parts(x.row(h), x.cols) };
+        // Zeros (exponent field 0) do not count; subnormals count as the smallest normal.
+        let exponents = line.iter().map(|v| v.raw_exponent());
+        highest = highest.max(exponents.clone().max().unwrap_or(0));
+        lowest = lowest.min(exponents.filter(|&e| e != 0).min().unwrap_or(u32::MAX));
+        let subnormal = line
+            .iter()
+            .any(|&v| v != T::zero() && v.raw_exponent() == 0);
+        if subnormal {
+            lowest = lowest.min(1);
         }
     }
     if highest == 0 {
@@ -629,7 +631,7 @@ fn sums_are_exact<T: Element>(x: Plane<T>, terms: usize) -> bool {
     }
     let growth = usize::BITS - terms.leading_zeros();
     highest != T::RAW_EXPONENT_MAX
-        && (highest - lowest) + T::MANTISSA_DIGITS + growth <= T::ACC_MANTISSA_DIGITS
+        && (highest - lowest.min(highest)) + T::MANTISSA_DIGITS + growth <= T::ACC_MANTISSA_DIGITS
 }
 
 /// Averages with dilation 1 and horizontal stride 1 over output rows
@@ -655,6 +657,8 @@ pub(crate) unsafe fn sum_separable<T: Element>(
     let mut colsum = vec![zero; g.pad_begin + width + g.pad_end];
     let (mut lo, mut hi) = (0usize, 0usize);
     let (mut sums, mut pow, mut next) = (vec![zero; g.output], Vec::new(), Vec::new());
+    let mut quotients = vec![T::zero(); g.output];
+    let full = full_columns(&plan.cols);
     for (i, mut out_row) in out.rows_mut().into_iter().enumerate() {
         let row = plan.rows.windows[oh0 + i];
         let (new_lo, new_hi) = (row.first, row.first + row.taps);
@@ -679,13 +683,27 @@ pub(crate) unsafe fn sum_separable<T: Element>(
         }
         (lo, hi) = (new_lo, new_hi);
         window_sums(&colsum, g.kernel, &mut sums, &mut pow, &mut next);
-        let quotients = sums
-            .iter()
-            .zip(&plan.cols.windows)
-            .map(|(&s, col)| T::from_acc(s / T::acc_from_f64(plan.divisor_at(&row, col))));
+        // Whole windows share one divisor: divide them in one vectorisable pass; the border
+        // windows (cut by padding) each have their own.
+        if let Some(col) = plan.cols.windows.get(full.start) {
+            let divisor = T::acc_from_f64(plan.divisor_at(&row, col));
+            for s in &mut sums[full.clone()] {
+                *s = *s / divisor;
+            }
+        }
+        for (q, &s) in quotients[full.clone()].iter_mut().zip(&sums[full.clone()]) {
+            *q = T::from_acc(s);
+        }
+        for ow in (0..full.start).chain(full.end..g.output) {
+            let divisor = T::acc_from_f64(plan.divisor_at(&row, &plan.cols.windows[ow]));
+            quotients[ow] = T::from_acc(sums[ow] / divisor);
+        }
         match out_row.as_slice_mut() {
-            Some(o) => o.iter_mut().zip(quotients).for_each(|(o, q)| *o = q),
-            None => out_row.iter_mut().zip(quotients).for_each(|(o, q)| *o = q),
+            Some(o) => o.copy_from_slice(&quotients),
+            None => out_row
+                .iter_mut()
+                .zip(&quotients)
+                .for_each(|(o, &q)| *o = q),
         }
     }
 }
