@@ -229,7 +229,7 @@ def write_chart(rows, path):
     height = top + len(rows) * (bar_h + gap) + 40
     scale = width / max_ratio
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{left + width + 80}" height="{height}" font-family="sans-serif" font-size="12">',
-             f'<text x="10" y="20" font-size="14">ndpool speed-up over the fastest peer (onnxruntime / PyTorch), same run</text>']
+             f'<text x="10" y="20" font-size="14">ndpool speed-up over the fastest peer (onnxruntime, PyTorch, burn, candle), same run</text>']
     for i, r in enumerate(rows):
         y = top + i * (bar_h + gap)
         color = "#2a7" if r["ratio"] >= (1.5 if r["threads"] == 1 else 1.3) else "#d84"
