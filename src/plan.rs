@@ -25,6 +25,16 @@ impl std::fmt::Display for Axis2 {
     }
 }
 
+/// The cells a window spans, `dilation * (kernel - 1) + 1` (`kernel` is at least 1).
+pub(crate) fn window_extent(axis: Axis2, kernel: usize, dilation: usize) -> Result<usize> {
+    dilation
+        .checked_mul(kernel - 1)
+        .and_then(|e| e.checked_add(1))
+        .ok_or_else(|| PoolError::Overflow {
+            what: format!("{axis} window extent: dilation {dilation} * (window {kernel} - 1) + 1"),
+        })
+}
+
 /// A strided sliding-window axis (PyTorch/ONNX pooling), SAME padding already resolved.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct AxisGeometry {
@@ -50,14 +60,7 @@ impl AxisGeometry {
         pad_end: usize,
         ceil_mode: bool,
     ) -> Result<Self> {
-        let extent = dilation
-            .checked_mul(kernel - 1)
-            .and_then(|e| e.checked_add(1))
-            .ok_or_else(|| PoolError::Overflow {
-                what: format!(
-                    "{axis} window extent: dilation {dilation} * (window {kernel} - 1) + 1"
-                ),
-            })?;
+        let extent = window_extent(axis, kernel, dilation)?;
         let padded = input
             .checked_add(pad_begin)
             .and_then(|v| v.checked_add(pad_end))

@@ -5,7 +5,7 @@
 //! SAME paddings and a tensor [`Layout`]. The output-size arithmetic lives here too.
 
 use crate::error::{PoolError, Result};
-use crate::plan::{Axis2, AxisGeometry};
+use crate::plan::{window_extent, Axis2, AxisGeometry};
 
 /// A pair of sizes, height first: a window, a stride, a dilation or an output size.
 ///
@@ -357,13 +357,12 @@ impl PoolSpec {
         let kernel = self.window.get(axis);
         let stride = self.stride_size().get(axis);
         let dilation = self.dilation.get(axis);
-        let overflow = || PoolError::Overflow {
-            what: format!("{axis} window extent: dilation {dilation} * (window {kernel} - 1) + 1"),
+        let extent = window_extent(axis, kernel, dilation)?;
+        let overflow = || {
+            PoolError::Overflow {
+            what: format!("{axis} SAME padding: (ceil({input} / {stride}) - 1) * {stride} + {extent} - {input}"),
+        }
         };
-        let extent = dilation
-            .checked_mul(kernel - 1)
-            .and_then(|e| e.checked_add(1))
-            .ok_or_else(overflow)?;
         let (pad_begin, pad_end) = match self.padding {
             Padding::Explicit {
                 top,

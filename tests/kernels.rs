@@ -15,9 +15,7 @@ fn values<T: Element>(n: usize, seed: u64, specials: bool, fractional: bool) -> 
     let mut state = seed | 1;
     (0..n)
         .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            common::xorshift(&mut state);
             let v = match state % 97 {
                 0 if specials => f64::NAN,
                 1 if specials => f64::INFINITY,

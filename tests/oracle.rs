@@ -35,9 +35,7 @@ fn values<T: Element>(n: usize, seed: u64, specials: bool) -> Vec<T> {
     let mut state = seed | 1;
     (0..n)
         .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
+            common::xorshift(&mut state);
             let r = state % 64;
             let v = match r {
                 0 if specials => f64::NAN,

@@ -75,3 +75,11 @@ pub fn assert_close<T: Element>(
 pub fn dyn_view<T>(a: &ArrayD<T>) -> ArrayViewD<'_, T> {
     a.view()
 }
+
+/// The next value of a xorshift64 generator (deterministic test data without a crate).
+pub fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
