@@ -266,8 +266,9 @@ impl Plan {
     /// The divisor of the average at output (oh, ow).
     pub fn divisor_at(&self, row: &Window, col: &Window) -> f64 {
         match self.divisor {
-            Divisor::Valid => (row.taps * col.taps) as f64,
-            Divisor::Padded => (row.padded_taps * col.padded_taps) as f64,
+            // In f64: with padding near usize::MAX the product of counts does not fit usize.
+            Divisor::Valid => row.taps as f64 * col.taps as f64,
+            Divisor::Padded => row.padded_taps as f64 * col.padded_taps as f64,
             Divisor::Fixed(d) => d as f64,
         }
     }
@@ -275,7 +276,12 @@ impl Plan {
     /// Rough count of tap visits for `planes` planes, to decide on threading.
     #[cfg_attr(not(feature = "rayon"), allow(dead_code))]
     pub fn work(&self, planes: usize) -> usize {
-        let taps = |a: &AxisWindows| a.windows.first().map_or(0, |w| w.taps.max(1)) * a.len();
+        let taps = |a: &AxisWindows| {
+            a.windows
+                .first()
+                .map_or(0, |w| w.taps.max(1))
+                .saturating_mul(a.len())
+        };
         planes
             .saturating_mul(taps(&self.rows))
             .saturating_mul(taps(&self.cols))

@@ -273,8 +273,12 @@ pub(crate) fn run_with<T: Element>(
     out: ArrayViewMutD<T>,
     indices: Option<ArrayViewMutD<usize>>,
 ) {
-    let planes_count = x.len() / (plan.rows.len().max(1) * plan.cols.len().max(1)).max(1);
-    let work = plan.work(planes_count.max(1));
+    let outputs_per_plane = plan
+        .rows
+        .len()
+        .max(1)
+        .saturating_mul(plan.cols.len().max(1));
+    let work = plan.work((out.len() / outputs_per_plane).max(1));
     match kernel {
         Kernel::GlobalReduce => {
             let x = spatial_last(x, layout);
