@@ -15,8 +15,8 @@ pub(crate) mod rows;
 use std::ops::Range;
 
 use ndarray::{
-    ArrayBase, ArrayView2, ArrayView3, ArrayViewD, ArrayViewMut2, ArrayViewMut3, ArrayViewMutD,
-    Axis, Ix2, Ix3, IxDyn, RawData,
+    ArrayBase, ArrayView, ArrayView2, ArrayViewD, ArrayViewMut, ArrayViewMut2, ArrayViewMut3,
+    ArrayViewMutD, Axis, Dimension, Ix2, Ix3, IxDyn, RawData,
 };
 
 use self::channels_last::{pool_channels_last, Block};
@@ -163,42 +163,24 @@ pub(crate) fn select<T>(
     }
 }
 
-fn planes<'a, T>(x: ArrayViewD<'a, T>, out: &mut Vec<ArrayView2<'a, T>>) {
-    if x.ndim() == 2 {
-        out.extend(x.into_dimensionality::<Ix2>().ok());
+/// Splits `x` along its leading axes into views of dimension `D` (planes or blocks).
+fn split<'a, T, D: Dimension>(x: ArrayViewD<'a, T>, out: &mut Vec<ArrayView<'a, T, D>>) {
+    if Some(x.ndim()) == D::NDIM {
+        out.extend(x.into_dimensionality::<D>().ok());
     } else {
         for sub in x.into_outer_iter() {
-            planes(sub, out);
+            split(sub, out);
         }
     }
 }
 
-fn planes_mut<'a, T>(x: ArrayViewMutD<'a, T>, out: &mut Vec<ArrayViewMut2<'a, T>>) {
-    if x.ndim() == 2 {
-        out.extend(x.into_dimensionality::<Ix2>().ok());
+/// [`split`] for mutable views.
+fn split_mut<'a, T, D: Dimension>(x: ArrayViewMutD<'a, T>, out: &mut Vec<ArrayViewMut<'a, T, D>>) {
+    if Some(x.ndim()) == D::NDIM {
+        out.extend(x.into_dimensionality::<D>().ok());
     } else {
         for sub in x.into_outer_iter_mut() {
-            planes_mut(sub, out);
-        }
-    }
-}
-
-fn blocks<'a, T>(x: ArrayViewD<'a, T>, out: &mut Vec<ArrayView3<'a, T>>) {
-    if x.ndim() == 3 {
-        out.extend(x.into_dimensionality::<Ix3>().ok());
-    } else {
-        for sub in x.into_outer_iter() {
-            blocks(sub, out);
-        }
-    }
-}
-
-fn blocks_mut<'a, T>(x: ArrayViewMutD<'a, T>, out: &mut Vec<ArrayViewMut3<'a, T>>) {
-    if x.ndim() == 3 {
-        out.extend(x.into_dimensionality::<Ix3>().ok());
-    } else {
-        for sub in x.into_outer_iter_mut() {
-            blocks_mut(sub, out);
+            split_mut(sub, out);
         }
     }
 }
@@ -304,12 +286,12 @@ pub(crate) fn run_with<T: Element>(
         }
         Kernel::ChannelsLast => {
             let mut xb = Vec::new();
-            blocks(x.view(), &mut xb);
+            split::<T, Ix3>(x.view(), &mut xb);
             let Some(xb) = xb.iter().map(Block::new).collect::<Option<Vec<_>>>() else {
                 return run_with(Kernel::Generic, isa, plan, layout, x, out, None);
             };
             let mut ob = Vec::new();
-            blocks_mut(out, &mut ob);
+            split_mut::<T, Ix3>(out, &mut ob);
             let rows = chunk_rows(ob.len(), plan.rows.len());
             let jobs: Vec<_> = xb
                 .into_iter()
@@ -330,13 +312,13 @@ pub(crate) fn run_with<T: Element>(
         }
         Kernel::Generic | Kernel::Rows { .. } | Kernel::SumSeparable => {
             let mut xp = Vec::new();
-            planes(spatial_last(x, layout), &mut xp);
+            split::<T, Ix2>(spatial_last(x, layout), &mut xp);
             let mut op = Vec::new();
-            planes_mut(spatial_last(out, layout), &mut op);
+            split_mut::<T, Ix2>(spatial_last(out, layout), &mut op);
             let mut ip: Vec<Option<ArrayViewMut2<usize>>> = match indices {
                 Some(indices) => {
                     let mut v = Vec::new();
-                    planes_mut(spatial_last(indices, layout), &mut v);
+                    split_mut::<usize, Ix2>(spatial_last(indices, layout), &mut v);
                     v.into_iter().map(Some).collect()
                 }
                 None => xp.iter().map(|_| None).collect(),
