@@ -1,7 +1,7 @@
 //! The ndpool side of `compare/peers.py`: times every named shape (median of `reps` calls,
 //! output allocation included, as for the peers) and prints `TAG seconds` lines.
 //!
-//! RAYON_NUM_THREADS=1 cargo run --release --example compare -- 200
+//! RAYON_NUM_THREADS=1 cargo run --release --example compare -- 200 [SHAPE_PREFIX]
 
 use std::time::Instant;
 
@@ -12,7 +12,8 @@ fn main() {
         .nth(1)
         .and_then(|s| s.parse().ok())
         .unwrap_or(200);
-    for shape in shapes() {
+    let filter = std::env::args().nth(2).unwrap_or_default();
+    for shape in shapes().into_iter().filter(|s| s.name.starts_with(&filter)) {
         let x = input(&shape);
         run(&shape, &x);
         let mut times: Vec<f64> = (0..reps)

@@ -31,6 +31,10 @@ pub trait Element: Float + Send + Sync + std::fmt::Debug + 'static + sealed::Sea
     fn raw_exponent(self) -> u32;
     /// NaN or -0.0: the two values whose position in a max fold shows in the result.
     fn is_order_sensitive(self) -> bool;
+    /// The slice as `f32`s, for kernels with hand-written `f32` paths.
+    fn as_f32(s: &[Self]) -> Option<&[f32]>;
+    /// The slice as `f32`s, for kernels with hand-written `f32` paths.
+    fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]>;
 }
 
 impl Element for f32 {
@@ -59,6 +63,14 @@ impl Element for f32 {
         let bits = self.to_bits();
         ((bits & 0x7fff_ffff) > 0x7f80_0000) | (bits == 0x8000_0000)
     }
+    #[inline(always)]
+    fn as_f32(s: &[f32]) -> Option<&[f32]> {
+        Some(s)
+    }
+    #[inline(always)]
+    fn as_f32_mut(s: &mut [f32]) -> Option<&mut [f32]> {
+        Some(s)
+    }
 }
 
 impl Element for f64 {
@@ -86,6 +98,14 @@ impl Element for f64 {
     fn is_order_sensitive(self) -> bool {
         let bits = self.to_bits();
         ((bits & 0x7fff_ffff_ffff_ffff) > 0x7ff0_0000_0000_0000) | (bits == 0x8000_0000_0000_0000)
+    }
+    #[inline(always)]
+    fn as_f32(_: &[f64]) -> Option<&[f32]> {
+        None
+    }
+    #[inline(always)]
+    fn as_f32_mut(_: &mut [f64]) -> Option<&mut [f32]> {
+        None
     }
 }
 

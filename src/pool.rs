@@ -355,7 +355,10 @@ where
 /// ```
 /// use ndpool::{ndarray::Array4, pool2d_kernel, Kernel, PoolSpec};
 /// let x = Array4::<f32>::zeros((1, 64, 112, 112));
-/// assert_eq!(pool2d_kernel(&x, &PoolSpec::max(3).stride(2).padding(1)).unwrap(), Kernel::Rows { stride: 2 });
+/// assert_eq!(
+///     pool2d_kernel(&x, &PoolSpec::max(3).stride(2).padding(1)).unwrap(),
+///     Kernel::MaxRows { width: 3, stride: 2 }
+/// );
 /// ```
 pub fn pool2d_kernel<S, T, D>(x: &ArrayBase<S, D>, spec: &PoolSpec) -> Result<Kernel>
 where

@@ -132,7 +132,11 @@ proptest! {
         let spec = PoolSpec::new(mode, k).stride(stride).dilation(dil).ceil_mode(ceil)
             .padding(Padding::Explicit { top: pad.0, bottom: pad.1, left: pad.2, right: pad.3 });
         let shape = [planes, h, w];
-        let want_kernel = Kernel::Rows { stride: if stride.1 <= 2 { stride.1 } else { 0 } };
+        let want_kernel = if max {
+            max_rows(k.1, stride.1, dil.1)
+        } else {
+            Kernel::Rows { stride: if stride.1 <= 2 { stride.1 } else { 0 } }
+        };
         if double {
             let x = input::<f64>(&shape, seed, specials, !max);
             if reference::pool2d(&x.view(), &spec).is_some() { check(&x, &spec, want_kernel); }
@@ -194,6 +198,19 @@ proptest! {
     }
 }
 
+/// The max row kernel the dispatcher picks for a window width, horizontal stride and
+/// dilation: specialised for widths 2 and 3 and strides 1 and 2, undilated.
+fn max_rows(width: usize, stride: usize, dilation: usize) -> Kernel {
+    if dilation == 1 && (2..=3).contains(&width) && (1..=2).contains(&stride) {
+        Kernel::MaxRows { width, stride }
+    } else {
+        Kernel::MaxRows {
+            width: 0,
+            stride: 0,
+        }
+    }
+}
+
 /// The plane kernels read rows through a raw pointer and the row stride: views whose rows
 /// run backwards, or are a slice of wider rows, take the same kernels and must agree.
 #[test]
@@ -202,13 +219,10 @@ fn row_kernels_on_reversed_and_sliced_views() {
         ((c * 131 + h * 17 + w * 7) % 23) as f32 - 11.0
     });
     let specs = [
-        (
-            PoolSpec::max(3).stride(2).padding(1),
-            Kernel::Rows { stride: 2 },
-        ),
+        (PoolSpec::max(3).stride(2).padding(1), max_rows(3, 2, 1)),
         (
             PoolSpec::max((2, 3)).stride((1, 3)).dilation((2, 1)),
-            Kernel::Rows { stride: 0 },
+            max_rows(3, 3, 1),
         ),
         (
             PoolSpec::avg(3).stride((2, 2)).padding(1),
@@ -221,7 +235,7 @@ fn row_kernels_on_reversed_and_sliced_views() {
                 .count_include_pad(false),
             Kernel::SumSeparable,
         ),
-        (PoolSpec::max(2).stride(1), Kernel::Rows { stride: 1 }),
+        (PoolSpec::max(2).stride(1), max_rows(2, 1, 1)),
     ];
     for (spec, kernel) in &specs {
         let mut reversed = wide.view();
@@ -260,7 +274,7 @@ fn zeros_of_both_signs_keep_the_first_in_every_kernel() {
         |(_, h, w)| if (h + w) % 2 == 0 { -0.0f32 } else { 0.0 },
     );
     let spec = PoolSpec::max((1, 2)).stride((1, 2));
-    check(&x.into_dyn(), &spec, Kernel::Rows { stride: 2 });
+    check(&x.into_dyn(), &spec, max_rows(2, 2, 1));
 }
 
 /// The kernel each named benchmark shape runs, so a fast path cannot silently stop being used.
@@ -270,15 +284,24 @@ fn named_shapes_dispatch() {
     let stem = PoolSpec::max(3).stride(2).padding(1);
     assert_eq!(
         ndpool::pool2d_kernel(&shape([1, 64, 112, 112]), &stem).unwrap(),
-        Kernel::Rows { stride: 2 }
+        Kernel::MaxRows {
+            width: 3,
+            stride: 2
+        }
     );
     assert_eq!(
         ndpool::pool2d_kernel(&shape([1, 128, 112, 112]), &PoolSpec::max(2)).unwrap(),
-        Kernel::Rows { stride: 2 }
+        Kernel::MaxRows {
+            width: 2,
+            stride: 2
+        }
     );
     assert_eq!(
         ndpool::pool2d_kernel(&shape([1, 96, 55, 55]), &PoolSpec::max(3).stride(2)).unwrap(),
-        Kernel::Rows { stride: 2 }
+        Kernel::MaxRows {
+            width: 3,
+            stride: 2
+        }
     );
     let inception = PoolSpec::avg(3)
         .stride(1)
@@ -304,7 +327,10 @@ fn named_shapes_dispatch() {
     );
     assert_eq!(
         ndpool::pool2d_kernel(&shape([16, 64, 112, 112]), &stem).unwrap(),
-        Kernel::Rows { stride: 2 }
+        Kernel::MaxRows {
+            width: 3,
+            stride: 2
+        }
     );
     let nhwc = stem.clone().layout(Layout::ChannelsLast);
     assert_eq!(
@@ -318,4 +344,29 @@ fn named_shapes_dispatch() {
             .unwrap(),
         Kernel::ChannelsLast
     );
+}
+
+/// A single NaN at any column of a row, in the vector blocks, their overlap and the cells
+/// after the last whole block: the stride-2 row paths must see it and fall back, on every
+/// instruction set.
+#[test]
+fn one_nan_anywhere_reaches_the_max_row_kernels() {
+    for (spec, width) in [
+        (PoolSpec::max(3).stride(2).padding(1), 3),
+        (PoolSpec::max(3).stride(2), 3),
+        (PoolSpec::max(2), 2),
+    ] {
+        for w in [17, 34, 35, 40, 67] {
+            for col in 0..w {
+                let x = Array::from_shape_fn((1, 4, w), |(_, h, c)| {
+                    if h == 1 && c == col {
+                        f32::NAN
+                    } else {
+                        ((h * 5 + c * 3) % 7) as f32
+                    }
+                });
+                check(&x.into_dyn(), &spec, max_rows(width, 2, 1));
+            }
+        }
+    }
 }

@@ -42,7 +42,7 @@ fn values<T: Element>(n: usize, seed: u64, specials: bool) -> Vec<T> {
                 1 if specials => f64::INFINITY,
                 2 if specials => f64::NEG_INFINITY,
                 3 if specials => -0.0,
-                _ => (state % 17) as f64 - 8.0 + if r % 3 == 0 { 0.25 } else { 0.0 },
+                _ => (state % 17) as f64 - 8.0 + if r.is_multiple_of(3) { 0.25 } else { 0.0 },
             };
             T::from(v).unwrap()
         })

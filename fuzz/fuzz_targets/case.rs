@@ -76,7 +76,7 @@ fn spec(b: &mut Bytes) -> PoolSpec {
         3 => spec.padding(Padding::Same),
         _ => spec.padding(Padding::SameLower),
     };
-    if b.u8() % 4 == 0 {
+    if b.u8().is_multiple_of(4) {
         spec = spec.divisor_override(b.size(9));
     }
     spec

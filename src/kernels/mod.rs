@@ -11,6 +11,8 @@ pub(crate) mod isa;
 pub(crate) mod reduce;
 pub mod reference;
 pub(crate) mod rows;
+#[cfg(target_arch = "x86_64")]
+pub(crate) mod x86;
 
 use std::ops::Range;
 
@@ -22,9 +24,7 @@ use ndarray::{
 use self::channels_last::{pool_channels_last, Block};
 use self::isa::{current_isa, multiversion, Isa};
 use self::reduce::{MaxOp, Reduce, SumOp};
-use self::rows::{
-    full_columns, max_rows_finite, pool_rows, running_sums_exact, sum_separable, Plane,
-};
+use self::rows::{full_columns, max_rows, pool_rows, running_sums_exact, sum_separable, Plane};
 use crate::element::Element;
 use crate::plan::Plan;
 use crate::spec::{Layout, Mode};
@@ -39,6 +39,17 @@ pub enum Kernel {
     /// registers; `stride` is the horizontal stride it is specialised for (0: any).
     Rows {
         /// Horizontal stride the kernel is specialised for; 0 for the general one.
+        stride: usize,
+    },
+    /// Channels-first max: each input row folded across once into a ring shared by
+    /// overlapping windows, then the rows of each window folded down, NaN-free with an
+    /// exact fallback. `width` and `stride` are the window width and horizontal stride it
+    /// is specialised for (`max_rows_w3_s2` for ResNet's and AlexNet's 3x3 stride 2); 0:
+    /// any.
+    MaxRows {
+        /// Window width the kernel is specialised for; 0 for any.
+        width: usize,
+        /// Horizontal stride the kernel is specialised for; 0 for any.
         stride: usize,
     },
     /// Channels-first separable average: column sums (running where exact) and window sums
@@ -56,6 +67,16 @@ impl std::fmt::Display for Kernel {
             Kernel::Generic => f.write_str("generic"),
             Kernel::Rows { stride: 0 } => f.write_str("rows_sn"),
             Kernel::Rows { stride } => write!(f, "rows_s{stride}"),
+            Kernel::MaxRows { width, stride } => {
+                let any = |v: &usize| {
+                    if *v == 0 {
+                        "n".to_string()
+                    } else {
+                        v.to_string()
+                    }
+                };
+                write!(f, "max_rows_w{}_s{}", any(width), any(stride))
+            }
             Kernel::SumSeparable => f.write_str("sum_separable"),
             Kernel::ChannelsLast => f.write_str("channels_last"),
             Kernel::GlobalReduce => f.write_str("global_reduce"),
@@ -158,6 +179,21 @@ pub(crate) fn select<T>(
     {
         return Kernel::SumSeparable;
     }
+    if plan.mode == Mode::Max {
+        let specialised =
+            cols.dilation == 1 && matches!(cols.kernel, 2 | 3) && matches!(cols.stride, 1 | 2);
+        return if specialised {
+            Kernel::MaxRows {
+                width: cols.kernel,
+                stride: cols.stride,
+            }
+        } else {
+            Kernel::MaxRows {
+                width: 0,
+                stride: 0,
+            }
+        };
+    }
     Kernel::Rows {
         stride: if cols.stride <= 2 { cols.stride } else { 0 },
     }
@@ -217,7 +253,8 @@ fn split_rows<T, D: ndarray::RemoveAxis>(
 fn for_each_job<J: Send>(jobs: Vec<J>, work: usize, run: impl Fn(J) + Sync + Send) {
     #[cfg(feature = "rayon")]
     {
-        if work >= PARALLEL_MIN_WORK && jobs.len() > 1 {
+        // With one thread in the pool, handing jobs to it only adds two context switches.
+        if work >= PARALLEL_MIN_WORK && jobs.len() > 1 && rayon::current_num_threads() > 1 {
             use rayon::prelude::*;
             jobs.into_par_iter().for_each(run);
             return;
@@ -310,7 +347,7 @@ pub(crate) fn run_with<T: Element>(
                 },
             );
         }
-        Kernel::Generic | Kernel::Rows { .. } | Kernel::SumSeparable => {
+        Kernel::Generic | Kernel::Rows { .. } | Kernel::MaxRows { .. } | Kernel::SumSeparable => {
             let mut xp = Vec::new();
             split::<T, Ix2>(spatial_last(x, layout), &mut xp);
             let mut op = Vec::new();
@@ -365,20 +402,24 @@ fn run_plane<T: Element>(
         return generic::pool_plane(plan, x, out, indices, oh0);
     };
     let job = PlaneJob {
+        isa,
         plan,
         full: full.clone(),
         x: p,
         oh0,
     };
     match (kernel, plan.mode) {
-        (Kernel::Rows { stride }, Mode::Max) => {
-            let finite = match stride {
-                1 => run_kernel(isa, MaxFinite::<1>, &job, out.view_mut()),
-                2 => run_kernel(isa, MaxFinite::<2>, &job, out.view_mut()),
-                _ => run_kernel(isa, MaxFinite::<0>, &job, out.view_mut()),
+        (Kernel::MaxRows { width, stride }, Mode::Max) => {
+            let finite = match (width, stride) {
+                (2, 1) => run_kernel(isa, MaxRows::<2, 1>, &job, out.view_mut()),
+                (2, 2) => run_kernel(isa, MaxRows::<2, 2>, &job, out.view_mut()),
+                (3, 1) => run_kernel(isa, MaxRows::<3, 1>, &job, out.view_mut()),
+                (3, 2) => run_kernel(isa, MaxRows::<3, 2>, &job, out.view_mut()),
+                _ => run_kernel(isa, MaxRows::<0, 0>, &job, out.view_mut()),
             };
             if !finite {
-                rows_exact(isa, MaxOp, stride, &job, out);
+                let cols = plan.cols.geometry.map_or(0, |g| g.stride);
+                rows_exact(isa, MaxOp, if cols <= 2 { cols } else { 0 }, &job, out);
             }
         }
         (Kernel::Rows { stride }, Mode::Avg) => rows_exact(isa, SumOp, stride, &job, out),
@@ -406,6 +447,7 @@ fn rows_exact<T: Element, R: Reduce<T>>(
 
 /// What a plane kernel reads besides its output.
 struct PlaneJob<'a, T> {
+    isa: Isa,
     plan: &'a Plan,
     full: Range<usize>,
     x: Plane<'a, T>,
@@ -423,12 +465,12 @@ trait PlaneKernel<T: Element>: Copy {
 }
 
 #[derive(Clone, Copy)]
-struct MaxFinite<const STRIDE: usize>;
-impl<T: Element, const STRIDE: usize> PlaneKernel<T> for MaxFinite<STRIDE> {
+struct MaxRows<const KW: usize, const SW: usize>;
+impl<T: Element, const KW: usize, const SW: usize> PlaneKernel<T> for MaxRows<KW, SW> {
     #[inline(always)]
     unsafe fn run(self, job: &PlaneJob<T>, out: ArrayViewMut2<T>) -> bool {
         // SAFETY: the trait's contract.
-        unsafe { max_rows_finite::<T, STRIDE>(job.plan, job.full.clone(), job.x, out, job.oh0) }
+        unsafe { max_rows::<T, KW, SW>(job.isa, job.plan, job.full.clone(), job.x, out, job.oh0) }
     }
 }
 

@@ -14,7 +14,10 @@ use std::ops::Range;
 use ndarray::{ArrayView2, ArrayViewMut2};
 use num_traits::Zero;
 
-use super::reduce::{MaxOp, Reduce};
+use super::isa::Isa;
+use super::reduce::Reduce;
+#[cfg(target_arch = "x86_64")]
+use super::x86;
 use crate::element::Element;
 use crate::plan::{AxisWindows, Plan, Window};
 
@@ -198,67 +201,6 @@ fn later_max<T: Element>(a: T, b: T) -> T {
     }
 }
 
-/// `dst[i] = later_max(a[i], b[i])`, into a buffer distinct from both (so it stays a
-/// max-and-store loop rather than becoming a masked store).
-#[inline(always)]
-fn max_into<T: Element>(dst: &mut [T], a: &[T], b: &[T]) {
-    let n = dst.len();
-    let (a, b) = (&a[..n], &b[..n]);
-    for i in 0..n {
-        dst[i] = later_max(a[i], b[i]);
-    }
-}
-
-/// `dst[i] = later_max(later_max(a[i], b[i]), c[i])`, one pass.
-#[inline(always)]
-fn max3_into<T: Element>(dst: &mut [T], a: &[T], b: &[T], c: &[T]) {
-    let n = dst.len();
-    let (a, b, c) = (&a[..n], &b[..n], &c[..n]);
-    for i in 0..n {
-        dst[i] = later_max(later_max(a[i], b[i]), c[i]);
-    }
-}
-
-/// Folds the runs `src[starts[0]..], src[starts[1]..], ...` (in that order) with
-/// [`later_max`] into `dst`, three runs a pass, through `spare` so that no pass reads and
-/// writes one buffer.
-#[inline(always)]
-fn max_fold<T: Element>(dst: &mut [T], spare: &mut [T], src: &[T], starts: &[usize]) {
-    let n = dst.len();
-    let run = |j: usize| &src[starts[j]..starts[j] + n];
-    let count = starts.len();
-    if count <= 1 {
-        if count == 1 {
-            dst.copy_from_slice(run(0));
-        }
-        return;
-    }
-    // Passes: the first folds 2 or 3 runs, each later one the result and 2 more; they
-    // alternate between dst and spare, arranged so that the last lands in dst.
-    let first = if count % 2 == 1 { 3 } else { 2 };
-    let passes = 1 + (count - first) / 2;
-    let spare = &mut spare[..n];
-    let mut in_dst = passes % 2 == 1;
-    {
-        let target: &mut [T] = if in_dst { dst } else { spare };
-        if first == 3 {
-            max3_into(target, run(0), run(1), run(2));
-        } else {
-            max_into(target, run(0), run(1));
-        }
-    }
-    let mut j = first;
-    while j < count {
-        if in_dst {
-            max3_into(spare, dst, run(j), run(j + 1));
-        } else {
-            max3_into(dst, spare, run(j), run(j + 1));
-        }
-        in_dst = !in_dst;
-        j += 2;
-    }
-}
-
 /// `v - v`: 0 for a finite value, NaN for a NaN or an infinity.
 #[inline(always)]
 #[allow(clippy::eq_op)]
@@ -267,112 +209,284 @@ fn finite_probe<T: Element>(v: T) -> T {
 }
 
 /// Lanes of `Σ (v - v)`: every lane stays 0 until a NaN or an infinity goes in.
-struct Poison<T>([T; 16]);
+struct Poison<T>([T; 16], bool);
 
 impl<T: Element> Poison<T> {
     fn new() -> Self {
-        Poison([T::zero(); 16])
+        Poison([T::zero(); 16], false)
+    }
+
+    /// Records a NaN (or infinity) found by other means.
+    #[inline(always)]
+    fn flag(&mut self, seen: bool) {
+        self.1 |= seen;
     }
 
     /// Adds a run of values.
     #[inline(always)]
     fn add(&mut self, line: &[T]) {
-        let chunks = line.chunks_exact(16);
-        let tail = chunks.remainder();
-        for chunk in chunks {
-            for (l, &v) in self.0.iter_mut().zip(chunk) {
+        let mut lanes = self.0;
+        if line.len() >= 16 {
+            // Whole chunks, the last one moved back to end with the run: cells it sees twice
+            // add 0 twice, or poison twice.
+            let last = line.len() - 16;
+            for start in (0..last).step_by(16).chain([last]) {
+                for (l, &v) in lanes.iter_mut().zip(&line[start..start + 16]) {
+                    *l = *l + finite_probe(v);
+                }
+            }
+        } else {
+            for (l, &v) in lanes.iter_mut().zip(line) {
                 *l = *l + finite_probe(v);
             }
         }
-        for (l, &v) in self.0.iter_mut().zip(tail) {
-            *l = *l + finite_probe(v);
+        self.0 = lanes;
+    }
+
+    /// Adds lanes of probes ([`finite_probe`] sums).
+    #[inline(always)]
+    fn merge(&mut self, probe: &[T; 16]) {
+        for (l, &p) in self.0.iter_mut().zip(probe) {
+            *l = *l + p;
         }
     }
 
     /// Whether no NaN or infinity went in.
     fn is_clean(&self) -> bool {
-        self.0.iter().all(|&l| l == T::zero())
+        !self.1 && self.0.iter().all(|&l| l == T::zero())
     }
 }
 
 /// Max pooling over output rows `oh0..oh0 + out.nrows()` of one plane, for planes without
-/// NaN: each input row is folded across (the window's taps, left to right), then each
-/// output folds its window's rows top to bottom, both as max-and-store passes over
-/// contiguous runs. That is row-major window order, so ties resolve as in the reference;
-/// only NaN would not propagate, so the kernel watches every row it reads and returns false
-/// when one held a NaN or an infinity (the caller then recomputes the chunk with
-/// [`pool_rows`], overwriting whatever this wrote).
+/// NaN. Each input row a window reads is folded across once, for every output column (the
+/// whole windows by vector code, the few cut by padding one by one), into a ring of row
+/// folds that overlapping windows share; then each output row folds its window's rows top
+/// to bottom, in blocks of outputs kept in registers. That is row-major window order, so
+/// ties (`-0.0` against `0.0`) resolve as in the reference; only NaN would not propagate,
+/// so the kernel watches every cell it folds and returns false when one was a NaN or an
+/// infinity (the caller then recomputes the chunk with [`pool_rows`], overwriting whatever
+/// this wrote).
+///
+/// `KW` and `SW` are the window's width and horizontal stride when the kernel is
+/// specialised for them (with horizontal dilation 1), 0 for any (read from the plan).
 ///
 /// # Safety
 /// As for [`pool_rows`].
 #[inline(always)]
-pub(crate) unsafe fn max_rows_finite<T: Element, const STRIDE: usize>(
+pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
+    isa: Isa,
     plan: &Plan,
     full: Range<usize>,
     x: Plane<T>,
     mut out: ArrayViewMut2<T>,
     oh0: usize,
 ) -> bool {
-    let Some(g) = plan.cols.geometry else {
+    let (Some(g), Some(rg)) = (plan.cols.geometry, plan.rows.geometry) else {
         return false;
     };
-    let stride = if STRIDE == 0 { g.stride } else { STRIDE };
-    let (kw, dw, n, width) = (g.kernel, g.dilation, full.len(), x.cols);
-    let base = plan.cols.windows.get(full.start).map_or(0, |w| w.first);
-    let mut runs = TapRuns::new(stride, kw, dw, base, n, width);
-    let mut folds: Vec<T> = Vec::new();
-    let mut spare: Vec<T> = vec![T::zero(); n.max(1)];
-    let mut poison = Poison::new();
-    let mut row_starts: Vec<usize> = Vec::new();
-    let mut scratch = Vec::new();
-    // A few output rows at a time, so that their row folds stay in the first-level cache
-    // (rows shared by two groups are folded twice).
-    let all = &plan.rows.windows[oh0..oh0 + out.nrows()];
-    for (group, mut out) in all
-        .chunks(ROW_GROUP)
-        .zip(out.axis_chunks_iter_mut(ndarray::Axis(0), ROW_GROUP))
-    {
-        let Some((h_lo, h_hi)) = rows_read(group, plan.rows.step) else {
-            continue;
-        };
-        folds.clear();
-        folds.resize((h_hi - h_lo) * n, T::zero());
-        for (h, fold) in (h_lo..h_hi).zip(folds.chunks_exact_mut(n.max(1))) {
-            // SAFETY: rows between the group's first and last window rows are inside the
-            // plane, each with `width` readable cells.
-            let line = unsafe { std::slice::from_raw_parts(x.row(h), width) };
-            poison.add(line);
-            if n == 0 {
-                continue;
-            }
-            let (src, starts) = runs.source::<STRIDE>(line);
-            max_fold(&mut fold[..n], &mut spare, src, starts);
+    let cols = if KW == 0 {
+        ColTaps {
+            kw: g.kernel,
+            sw: g.stride,
+            dw: g.dilation,
         }
-        for (row, mut out_row) in group.iter().zip(out.rows_mut()) {
-            let o = match out_row.as_slice_mut() {
-                Some(o) => o,
-                None => {
-                    scratch.clear();
-                    scratch.resize(out_row.len(), T::zero());
-                    &mut scratch[..]
+    } else {
+        ColTaps {
+            kw: KW,
+            sw: SW,
+            dw: 1,
+        }
+    };
+    let width = g.output;
+    let base = plan.cols.windows.get(full.start).map_or(0, |w| w.first);
+    // Rows of one window are distinct modulo any number at least the window's row span (or
+    // the plane's height), so a ring of that many row folds (a power of two: a mask, not a
+    // division, finds the slot) holds every row an output row needs.
+    let span = (rg.kernel - 1)
+        .saturating_mul(rg.dilation)
+        .saturating_add(1)
+        .min(x.rows)
+        .next_power_of_two();
+    let mut ring: Vec<T> = vec![T::zero(); span * width];
+    let mut held = vec![usize::MAX; span];
+    let mut poison = Poison::new();
+    let mut nan = false;
+    let mut starts: Vec<usize> = Vec::with_capacity(span);
+    let mut scratch = Vec::new();
+    let windows = &plan.rows.windows[oh0..oh0 + out.nrows()];
+    for (row, mut out_row) in windows.iter().zip(out.rows_mut()) {
+        starts.clear();
+        for t in 0..row.taps {
+            let h = row.first + t * plan.rows.step;
+            let slot = h & (span - 1);
+            let fold = &mut ring[slot * width..(slot + 1) * width];
+            if held[slot] != h {
+                held[slot] = h;
+                // SAFETY: h is a row of a window, inside the plane, with `cols` readable
+                // cells.
+                let line = unsafe { std::slice::from_raw_parts(x.row(h), x.cols) };
+                for ow in (0..full.start).chain(full.end..width) {
+                    let w = &plan.cols.windows[ow];
+                    let mut m = T::neg_infinity();
+                    for j in 0..w.taps {
+                        let v = line[w.first + j * plan.cols.step];
+                        nan |= v.is_nan();
+                        m = later_max(m, v);
+                    }
+                    fold[ow] = m;
                 }
-            };
-            for ow in (0..full.start).chain(full.end..o.len()) {
-                // SAFETY: plan windows fit this plane.
-                o[ow] = unsafe { one_output(MaxOp, plan, x, row, &plan.cols.windows[ow]) };
+                if !full.is_empty() {
+                    fold_row_max::<T, KW, SW>(
+                        isa,
+                        cols,
+                        &line[base..],
+                        &mut fold[full.clone()],
+                        &mut poison,
+                    );
+                }
             }
-            if n > 0 {
-                row_starts.clear();
-                row_starts
-                    .extend((0..row.taps).map(|t| (row.first + t * plan.rows.step - h_lo) * n));
-                max_fold(&mut o[full.clone()], &mut spare, &folds, &row_starts);
-            }
-            if out_row.as_slice_mut().is_none() {
+            starts.push(slot * width);
+        }
+        match out_row.as_slice_mut() {
+            Some(o) => fold_rows_max(&ring, &starts, o),
+            None => {
+                scratch.resize(width, T::zero());
+                fold_rows_max(&ring, &starts, &mut scratch);
                 out_row.iter_mut().zip(&scratch).for_each(|(o, &v)| *o = v);
             }
         }
     }
-    poison.is_clean()
+    !nan && poison.is_clean()
+}
+
+/// A window's taps along a row: `kw` taps `dw` apart, windows `sw` apart.
+#[derive(Clone, Copy)]
+struct ColTaps {
+    kw: usize,
+    sw: usize,
+    dw: usize,
+}
+
+/// `fold[o]` = the [`later_max`] fold of `line[o * sw + j * dw]` over taps `j`, left to
+/// right; every cell read goes into `poison`.
+#[inline(always)]
+fn fold_row_max<T: Element, const KW: usize, const SW: usize>(
+    isa: Isa,
+    taps: ColTaps,
+    line: &[T],
+    fold: &mut [T],
+    poison: &mut Poison<T>,
+) {
+    let n = fold.len();
+    if KW != 0 {
+        let line = &line[..(n - 1) * SW + KW];
+        #[cfg(target_arch = "x86_64")]
+        if let Some(nan) = fold_row_max_x86::<T, KW, SW>(isa, line, fold) {
+            poison.flag(nan);
+            return;
+        }
+        if n >= BLOCK {
+            // Fixed-size blocks (the last moved back to end at n) compile to whole-vector
+            // loads and shuffles; a loop over n would leave short rows to a scalar tail.
+            // Every cell is some output's tap (KW >= SW), so probing the taps probes them all.
+            let mut probe = [T::zero(); BLOCK];
+            for o0 in block_starts(n) {
+                let cells = &line[o0 * SW..o0 * SW + (BLOCK - 1) * SW + KW];
+                let mut m = [T::zero(); BLOCK];
+                for (i, (m, p)) in m.iter_mut().zip(&mut probe).enumerate() {
+                    *m = cells[i * SW];
+                    *p = *p + finite_probe(*m);
+                }
+                for j in 1..KW {
+                    for (i, (m, p)) in m.iter_mut().zip(&mut probe).enumerate() {
+                        let v = cells[i * SW + j];
+                        *p = *p + finite_probe(v);
+                        *m = later_max(*m, v);
+                    }
+                }
+                fold[o0..o0 + BLOCK].copy_from_slice(&m);
+            }
+            poison.merge(&probe);
+            return;
+        }
+        for (o, f) in fold.iter_mut().enumerate() {
+            let p = o * SW;
+            let mut m = line[p];
+            for j in 1..KW {
+                m = later_max(m, line[p + j]);
+            }
+            *f = m;
+        }
+        poison.add(line);
+        return;
+    }
+    let ColTaps { kw, sw, dw } = taps;
+    let line = &line[..(n - 1) * sw + (kw - 1) * dw + 1];
+    for (o, f) in fold.iter_mut().enumerate() {
+        let p = o * sw;
+        let mut m = line[p];
+        for j in 1..kw {
+            m = later_max(m, line[p + j * dw]);
+        }
+        *f = m;
+    }
+    // Cells between the taps of a dilated or widely strided window are checked too: they
+    // cannot change the result, and one contiguous pass is cheaper than gathering.
+    poison.add(line);
+}
+
+/// [`fold_row_max`] by the hand-written stride-2 `f32` paths, when one applies: whether a
+/// NaN was seen.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn fold_row_max_x86<T: Element, const KW: usize, const SW: usize>(
+    isa: Isa,
+    line: &[T],
+    fold: &mut [T],
+) -> Option<bool> {
+    let n = fold.len();
+    if SW != 2 || line.len() < 2 * n.max(1) - 2 + KW {
+        return None;
+    }
+    let (line, fold) = (T::as_f32(line)?, T::as_f32_mut(fold)?);
+    match isa {
+        // SAFETY: the set was detected on this CPU (`Isa::available`), and the lengths are
+        // as required.
+        Isa::Avx512 if n >= 16 => Some(unsafe { x86::fold_row_max_s2_avx512::<KW>(line, fold) }),
+        // SAFETY: as above.
+        Isa::Avx2 if n >= 8 => Some(unsafe { x86::fold_row_max_s2_avx2::<KW>(line, fold) }),
+        _ => None,
+    }
+}
+
+/// `out[o]` = the [`later_max`] fold of `folds[s + o]` over the starts `s`, in order, in
+/// blocks of outputs kept in registers.
+#[inline(always)]
+fn fold_rows_max<T: Element>(folds: &[T], starts: &[usize], out: &mut [T]) {
+    let n = out.len();
+    let run = |s: usize| &folds[s..s + n];
+    let Some((&first, rest)) = starts.split_first() else {
+        return;
+    };
+    if n < BLOCK {
+        out.copy_from_slice(run(first));
+        for &s in rest {
+            for (o, &v) in out.iter_mut().zip(run(s)) {
+                *o = later_max(*o, v);
+            }
+        }
+        return;
+    }
+    for o0 in block_starts(n) {
+        let mut acc = [T::zero(); BLOCK];
+        acc.copy_from_slice(&run(first)[o0..o0 + BLOCK]);
+        for &s in rest {
+            for (a, &v) in acc.iter_mut().zip(&run(s)[o0..o0 + BLOCK]) {
+                *a = later_max(*a, v);
+            }
+        }
+        out[o0..o0 + BLOCK].copy_from_slice(&acc);
+    }
 }
 
 /// The folds across each input row a chunk reads: `n` per row, from row `h_lo`.
@@ -438,9 +552,6 @@ unsafe fn fill_row<T: Element, R: Reduce<T>>(
     }
 }
 
-/// Output rows whose row folds are computed together in [`max_rows_finite`].
-const ROW_GROUP: usize = 8;
-
 /// Outputs folded together in registers.
 const BLOCK: usize = 16;
 
@@ -450,7 +561,7 @@ const BLOCK: usize = 16;
 fn block_starts(n: usize) -> impl Iterator<Item = usize> {
     (0..n / BLOCK)
         .map(|b| b * BLOCK)
-        .chain((n % BLOCK != 0).then(|| n - BLOCK))
+        .chain((!n.is_multiple_of(BLOCK)).then(|| n - BLOCK))
 }
 
 /// Splits `line` by column phase: `phases[p * len + i] = line[p + stride * i]`.

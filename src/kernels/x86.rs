@@ -1,0 +1,100 @@
+//! Hand-written x86-64 paths for what the compiler does not vectorise well on its own:
+//! stride-2 rows, whose taps are the even and odd cells of a row.
+//!
+//! Each function is compiled for its instruction set with `#[target_feature]`; callers
+//! check the set at run time ([`Isa`](super::isa::Isa)) before calling.
+
+use std::arch::x86_64::*;
+
+/// Starts of `lanes`-wide blocks covering `0..n` (`n >= lanes`), the last moved back to end
+/// at `n`.
+#[inline(always)]
+fn blocks(n: usize, lanes: usize) -> impl Iterator<Item = usize> {
+    (0..n / lanes)
+        .map(move |b| b * lanes)
+        .chain((!n.is_multiple_of(lanes)).then(|| n - lanes))
+}
+
+/// `fold[o] = later_max` over `line[2 * o + j]`, `j < KW` (`KW` 2 or 3), left to right:
+/// `_mm512_max_ps(b, a)` is `b > a ? b : a`, the earlier of equal values kept. Returns
+/// whether a NaN was among the cells (the fold is then wrong; the caller recomputes).
+///
+/// # Safety
+/// AVX-512F is available; `fold.len() >= 16` and `line.len() >= 2 * (fold.len() - 1) + KW`.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn fold_row_max_s2_avx512<const KW: usize>(
+    line: &[f32],
+    fold: &mut [f32],
+) -> bool {
+    let n = fold.len();
+    debug_assert!(n >= 16 && (2..=3).contains(&KW) && line.len() >= 2 * (n - 1) + KW);
+    let even_idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odd_idx = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    let mut nan: __mmask16 = 0;
+    for o0 in blocks(n, 16) {
+        // SAFETY: o0 <= n - 16, so cells 2 * o0 .. 2 * o0 + 32 lie below 2 * n <= line.len()
+        // (KW >= 2), and with KW = 3 cell 2 * o0 + 32 <= 2 * n lies below 2 * n + 1.
+        unsafe {
+            let p = line.as_ptr().add(2 * o0);
+            let a = _mm512_loadu_ps(p);
+            let b = _mm512_loadu_ps(p.add(16));
+            nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(a, b);
+            let even = _mm512_permutex2var_ps(a, even_idx, b);
+            let odd = _mm512_permutex2var_ps(a, odd_idx, b);
+            let mut m = _mm512_max_ps(odd, even);
+            if KW == 3 {
+                let next = _mm512_set1_ps(*p.add(32));
+                nan |= _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(next, next);
+                // even[1..16] followed by the cell after the block.
+                let shifted = _mm512_castsi512_ps(_mm512_alignr_epi32::<1>(
+                    _mm512_castps_si512(next),
+                    _mm512_castps_si512(even),
+                ));
+                m = _mm512_max_ps(shifted, m);
+            }
+            _mm512_storeu_ps(fold.as_mut_ptr().add(o0), m);
+        }
+    }
+    nan != 0
+}
+
+/// [`fold_row_max_s2_avx512`] with AVX2, 8 outputs a block.
+///
+/// # Safety
+/// AVX2 is available; `fold.len() >= 8` and `line.len() >= 2 * (fold.len() - 1) + KW`.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn fold_row_max_s2_avx2<const KW: usize>(line: &[f32], fold: &mut [f32]) -> bool {
+    let n = fold.len();
+    debug_assert!(n >= 8 && (2..=3).contains(&KW) && line.len() >= 2 * (n - 1) + KW);
+    let rotate = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
+    let mut nan = _mm256_setzero_ps();
+    for o0 in blocks(n, 8) {
+        // SAFETY: as for the AVX-512 version, with blocks of 8: cells below 2 * o0 + 16
+        // <= 2 * n, and with KW = 3 cell 2 * o0 + 16 <= 2 * n.
+        unsafe {
+            let p = line.as_ptr().add(2 * o0);
+            let a = _mm256_loadu_ps(p);
+            let b = _mm256_loadu_ps(p.add(8));
+            nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(a, b));
+            // Within each 128-bit half: a0 a2 b0 b2 | a4 a6 b4 b6; then the 64-bit pairs in
+            // order: a0 a2 a4 a6 b0 b2 b4 b6.
+            let even = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
+            let odd = _mm256_shuffle_ps::<0b11_01_11_01>(a, b);
+            let even = _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(
+                even,
+            )));
+            let odd = _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(
+                odd,
+            )));
+            let mut m = _mm256_max_ps(odd, even);
+            if KW == 3 {
+                let next = _mm256_set1_ps(*p.add(16));
+                nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(next, next));
+                let shifted = _mm256_blend_ps::<0x80>(_mm256_permutevar8x32_ps(even, rotate), next);
+                m = _mm256_max_ps(shifted, m);
+            }
+            _mm256_storeu_ps(fold.as_mut_ptr().add(o0), m);
+        }
+    }
+    _mm256_movemask_ps(nan) != 0
+}
