@@ -11,6 +11,7 @@ pub(crate) mod isa;
 pub(crate) mod reduce;
 pub mod reference;
 pub(crate) mod rows;
+pub(crate) mod sums;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86;
 
@@ -24,7 +25,8 @@ use ndarray::{
 use self::channels_last::{pool_channels_last, Block};
 use self::isa::{current_isa, multiversion, Isa};
 use self::reduce::{MaxOp, Reduce, SumOp};
-use self::rows::{full_columns, max_rows, pool_rows, running_sums_exact, sum_separable, Plane};
+use self::rows::{full_columns, max_rows, pool_rows, Plane};
+use self::sums::sum_separable;
 use crate::element::Element;
 use crate::plan::Plan;
 use crate::spec::{Layout, Mode};
@@ -249,19 +251,47 @@ fn split_rows<T, D: ndarray::RemoveAxis>(
     chunks
 }
 
-/// Runs jobs on the thread pool when there is enough work, else in order here.
-fn for_each_job<J: Send>(jobs: Vec<J>, work: usize, run: impl Fn(J) + Sync + Send) {
+/// Runs jobs on the thread pool when there is enough work, else in order here; `init`
+/// makes the scratch each worker reuses from job to job.
+fn for_each_job<J: Send, S>(
+    jobs: Vec<J>,
+    work: usize,
+    init: impl Fn() -> S + Sync + Send,
+    run: impl Fn(&mut S, J) + Sync + Send,
+) {
     #[cfg(feature = "rayon")]
     {
         // With one thread in the pool, handing jobs to it only adds two context switches.
         if work >= PARALLEL_MIN_WORK && jobs.len() > 1 && rayon::current_num_threads() > 1 {
             use rayon::prelude::*;
-            jobs.into_par_iter().for_each(run);
+            jobs.into_par_iter().for_each_init(init, run);
             return;
         }
     }
     let _ = work;
-    jobs.into_iter().for_each(run);
+    let mut scratch = init();
+    jobs.into_iter().for_each(|job| run(&mut scratch, job));
+}
+
+/// Buffers a plane kernel reuses from job to job (their contents are whatever the last job
+/// left: kernels write before they read).
+pub(crate) struct Scratch<T: Element> {
+    /// Accumulators.
+    pub acc: Vec<T::Acc>,
+    /// Elements.
+    pub elems: Vec<T>,
+    /// Indices.
+    pub tags: Vec<usize>,
+}
+
+impl<T: Element> Scratch<T> {
+    fn new() -> Self {
+        Scratch {
+            acc: Vec::new(),
+            elems: Vec::new(),
+            tags: Vec::new(),
+        }
+    }
 }
 
 /// Runs `plan` over `x` into `out` (and `indices`), all already validated to have matching
@@ -306,9 +336,12 @@ pub(crate) fn run_with<T: Element>(
                 let size = (xs.len() / os.len().max(1)).max(1);
                 let jobs: Vec<_> = xs.chunks(size * 256).zip(os.chunks_mut(256)).collect();
                 let mode = plan.mode;
-                for_each_job(jobs, work, |(xs, os): (&[T], &mut [T])| {
-                    run_global(isa, mode, size, xs, os)
-                });
+                for_each_job(
+                    jobs,
+                    work,
+                    || (),
+                    |_, (xs, os): (&[T], &mut [T])| run_global(isa, mode, size, xs, os),
+                );
             } else {
                 run_with(
                     Kernel::Generic,
@@ -342,7 +375,8 @@ pub(crate) fn run_with<T: Element>(
             for_each_job(
                 jobs,
                 work,
-                |(block, o, oh0): (Block<T>, ArrayViewMut3<T>, usize)| {
+                || (),
+                |_, (block, o, oh0): (Block<T>, ArrayViewMut3<T>, usize)| {
                     run_block(isa, plan, block, o, oh0)
                 },
             );
@@ -379,8 +413,8 @@ pub(crate) fn run_with<T: Element>(
                     }
                 }
             }
-            for_each_job(jobs, work, |(x, o, i, oh0)| {
-                run_plane(isa, kernel, plan, &full, x, o, i, oh0)
+            for_each_job(jobs, work, Scratch::new, |scratch, (x, o, i, oh0)| {
+                run_plane(isa, kernel, plan, &full, x, o, i, oh0, scratch)
             });
         }
     }
@@ -397,6 +431,7 @@ fn run_plane<T: Element>(
     mut out: ArrayViewMut2<T>,
     indices: Option<ArrayViewMut2<usize>>,
     oh0: usize,
+    scratch: &mut Scratch<T>,
 ) {
     let Some(p) = Plane::new(&x) else {
         return generic::pool_plane(plan, x, out, indices, oh0);
@@ -411,20 +446,27 @@ fn run_plane<T: Element>(
     match (kernel, plan.mode) {
         (Kernel::MaxRows { width, stride }, Mode::Max) => {
             let finite = match (width, stride) {
-                (2, 1) => run_kernel(isa, MaxRows::<2, 1>, &job, out.view_mut()),
-                (2, 2) => run_kernel(isa, MaxRows::<2, 2>, &job, out.view_mut()),
-                (3, 1) => run_kernel(isa, MaxRows::<3, 1>, &job, out.view_mut()),
-                (3, 2) => run_kernel(isa, MaxRows::<3, 2>, &job, out.view_mut()),
-                _ => run_kernel(isa, MaxRows::<0, 0>, &job, out.view_mut()),
+                (2, 1) => run_kernel(isa, MaxRows::<2, 1>, &job, out.view_mut(), scratch),
+                (2, 2) => run_kernel(isa, MaxRows::<2, 2>, &job, out.view_mut(), scratch),
+                (3, 1) => run_kernel(isa, MaxRows::<3, 1>, &job, out.view_mut(), scratch),
+                (3, 2) => run_kernel(isa, MaxRows::<3, 2>, &job, out.view_mut(), scratch),
+                _ => run_kernel(isa, MaxRows::<0, 0>, &job, out.view_mut(), scratch),
             };
             if !finite {
                 let cols = plan.cols.geometry.map_or(0, |g| g.stride);
-                rows_exact(isa, MaxOp, if cols <= 2 { cols } else { 0 }, &job, out);
+                rows_exact(
+                    isa,
+                    MaxOp,
+                    if cols <= 2 { cols } else { 0 },
+                    &job,
+                    out,
+                    scratch,
+                );
             }
         }
-        (Kernel::Rows { stride }, Mode::Avg) => rows_exact(isa, SumOp, stride, &job, out),
+        (Kernel::Rows { stride }, Mode::Avg) => rows_exact(isa, SumOp, stride, &job, out, scratch),
         (Kernel::SumSeparable, Mode::Avg) => {
-            run_kernel(isa, SumSeparable, &job, out);
+            run_kernel(isa, SumSeparable, &job, out, scratch);
         }
         _ => generic::pool_plane(plan, x, out, indices, oh0),
     }
@@ -437,11 +479,12 @@ fn rows_exact<T: Element, R: Reduce<T>>(
     stride: usize,
     job: &PlaneJob<T>,
     out: ArrayViewMut2<T>,
+    scratch: &mut Scratch<T>,
 ) {
     match stride {
-        1 => run_kernel(isa, RowsExact::<R, 1>(r), job, out),
-        2 => run_kernel(isa, RowsExact::<R, 2>(r), job, out),
-        _ => run_kernel(isa, RowsExact::<R, 0>(r), job, out),
+        1 => run_kernel(isa, RowsExact::<R, 1>(r), job, out, scratch),
+        2 => run_kernel(isa, RowsExact::<R, 2>(r), job, out, scratch),
+        _ => run_kernel(isa, RowsExact::<R, 0>(r), job, out, scratch),
     };
 }
 
@@ -461,16 +504,32 @@ trait PlaneKernel<T: Element>: Copy {
     ///
     /// # Safety
     /// The job's plan was built for its plane's size, with the geometry the kernel needs.
-    unsafe fn run(self, job: &PlaneJob<T>, out: ArrayViewMut2<T>) -> bool;
+    unsafe fn run(self, job: &PlaneJob<T>, out: ArrayViewMut2<T>, scratch: &mut Scratch<T>)
+        -> bool;
 }
 
 #[derive(Clone, Copy)]
 struct MaxRows<const KW: usize, const SW: usize>;
 impl<T: Element, const KW: usize, const SW: usize> PlaneKernel<T> for MaxRows<KW, SW> {
     #[inline(always)]
-    unsafe fn run(self, job: &PlaneJob<T>, out: ArrayViewMut2<T>) -> bool {
+    unsafe fn run(
+        self,
+        job: &PlaneJob<T>,
+        out: ArrayViewMut2<T>,
+        scratch: &mut Scratch<T>,
+    ) -> bool {
         // SAFETY: the trait's contract.
-        unsafe { max_rows::<T, KW, SW>(job.isa, job.plan, job.full.clone(), job.x, out, job.oh0) }
+        unsafe {
+            max_rows::<T, KW, SW>(
+                job.isa,
+                job.plan,
+                job.full.clone(),
+                job.x,
+                out,
+                job.oh0,
+                scratch,
+            )
+        }
     }
 }
 
@@ -478,7 +537,7 @@ impl<T: Element, const KW: usize, const SW: usize> PlaneKernel<T> for MaxRows<KW
 struct RowsExact<R, const STRIDE: usize>(R);
 impl<T: Element, R: Reduce<T>, const STRIDE: usize> PlaneKernel<T> for RowsExact<R, STRIDE> {
     #[inline(always)]
-    unsafe fn run(self, job: &PlaneJob<T>, out: ArrayViewMut2<T>) -> bool {
+    unsafe fn run(self, job: &PlaneJob<T>, out: ArrayViewMut2<T>, _: &mut Scratch<T>) -> bool {
         // SAFETY: the trait's contract.
         unsafe {
             pool_rows::<T, R, STRIDE>(self.0, job.plan, job.full.clone(), job.x, out, job.oh0)
@@ -491,20 +550,24 @@ impl<T: Element, R: Reduce<T>, const STRIDE: usize> PlaneKernel<T> for RowsExact
 struct SumSeparable;
 impl<T: Element> PlaneKernel<T> for SumSeparable {
     #[inline(always)]
-    unsafe fn run(self, job: &PlaneJob<T>, out: ArrayViewMut2<T>) -> bool {
-        let running = running_sums_exact(job.plan, job.x);
+    unsafe fn run(
+        self,
+        job: &PlaneJob<T>,
+        out: ArrayViewMut2<T>,
+        scratch: &mut Scratch<T>,
+    ) -> bool {
         // SAFETY: the trait's contract.
-        unsafe { sum_separable(job.plan, job.x, running, out, job.oh0) };
+        unsafe { sum_separable(job.plan, job.x, out, job.oh0, scratch) };
         true
     }
 }
 
 multiversion! {
     /// Runs a plane kernel compiled for `isa`.
-    fn run_kernel[T: Element, K: PlaneKernel<T>](kernel: K, job: &PlaneJob<T>, out: ArrayViewMut2<T>) -> bool {
+    fn run_kernel[T: Element, K: PlaneKernel<T>](kernel: K, job: &PlaneJob<T>, out: ArrayViewMut2<T>, scratch: &mut Scratch<T>) -> bool {
         // SAFETY: `select` chose the kernel for this plan's geometry, which was built for
         // this plane's size.
-        unsafe { kernel.run(job, out) }
+        unsafe { kernel.run(job, out, scratch) }
     }
 }
 

@@ -1,23 +1,22 @@
 //! Channels-first kernels over 2-D planes whose columns are contiguous.
 //!
-//! - [`pool_rows`]: the direct kernel. For each output row, a block of `LANES` neighbouring
-//!   outputs keeps its accumulators in registers while every tap of the window is folded
-//!   in, in row-major window order (so NaN and tie rules match the reference exactly); the
-//!   stride is a const generic where it is small so the strided loads vectorise. Border
+//! - [`pool_rows`]: the exact kernel, any reduction. Each input row is folded across (the
+//!   window's taps, left to right), then each output folds its window's rows top to bottom:
+//!   row-major window order, so NaN and tie rules match the reference exactly. Border
 //!   outputs, whose windows are cut by padding, take the per-output path.
-//! - [`sum_separable`]: averages with dilation 1 and horizontal stride 1, as running column
-//!   sums down the plane and window sums across it by doubling (`O(log k)` per output).
+//! - [`max_rows`]: max for planes without NaN, row folds shared through a ring, with
+//!   hand-written stride-2 paths; it reports NaN so the caller can rerun [`pool_rows`].
 
 use std::marker::PhantomData;
 use std::ops::Range;
 
 use ndarray::{ArrayView2, ArrayViewMut2};
-use num_traits::Zero;
 
 use super::isa::Isa;
 use super::reduce::Reduce;
 #[cfg(target_arch = "x86_64")]
 use super::x86;
+use super::Scratch;
 use crate::element::Element;
 use crate::plan::{AxisWindows, Plan, Window};
 
@@ -28,8 +27,8 @@ use crate::plan::{AxisWindows, Plan, Window};
 pub(crate) struct Plane<'a, T> {
     ptr: *const T,
     row_stride: isize,
-    rows: usize,
-    cols: usize,
+    pub rows: usize,
+    pub cols: usize,
     _borrow: PhantomData<&'a T>,
 }
 
@@ -64,6 +63,16 @@ impl<'a, T: Copy> Plane<'a, T> {
         // SAFETY: (h, w) is inside the view (caller's contract), whose element at
         // h * row_stride + w is valid for reads for 'a.
         unsafe { *self.ptr.offset(h as isize * self.row_stride + w as isize) }
+    }
+
+    /// Row `h`.
+    ///
+    /// # Safety
+    /// `h < rows`.
+    #[inline(always)]
+    pub unsafe fn line(self, h: usize) -> &'a [T] {
+        // SAFETY: row h is inside the view, with `cols` cells readable for 'a.
+        unsafe { std::slice::from_raw_parts(self.row(h), self.cols) }
     }
 
     /// Pointer to the start of row `h`.
@@ -280,6 +289,7 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
     x: Plane<T>,
     mut out: ArrayViewMut2<T>,
     oh0: usize,
+    scratch: &mut Scratch<T>,
 ) -> bool {
     let (Some(g), Some(rg)) = (plan.cols.geometry, plan.rows.geometry) else {
         return false;
@@ -307,12 +317,16 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
         .saturating_add(1)
         .min(x.rows)
         .next_power_of_two();
-    let mut ring: Vec<T> = vec![T::zero(); span * width];
-    let mut held = vec![usize::MAX; span];
+    // Ring slots are read only once `held` says what they hold.
+    scratch.elems.resize(span * width, T::zero());
+    let ring = &mut scratch.elems[..span * width];
+    scratch.tags.clear();
+    scratch.tags.resize(span, usize::MAX);
+    let held = &mut scratch.tags[..];
     let mut poison = Poison::new();
     let mut nan = false;
     let mut starts: Vec<usize> = Vec::with_capacity(span);
-    let mut scratch = Vec::new();
+    let mut row_out = Vec::new();
     let windows = &plan.rows.windows[oh0..oh0 + out.nrows()];
     for (row, mut out_row) in windows.iter().zip(out.rows_mut()) {
         starts.clear();
@@ -348,11 +362,11 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
             starts.push(slot * width);
         }
         match out_row.as_slice_mut() {
-            Some(o) => fold_rows_max(&ring, &starts, o),
+            Some(o) => fold_rows_max(ring, &starts, o),
             None => {
-                scratch.resize(width, T::zero());
-                fold_rows_max(&ring, &starts, &mut scratch);
-                out_row.iter_mut().zip(&scratch).for_each(|(o, &v)| *o = v);
+                row_out.resize(width, T::zero());
+                fold_rows_max(ring, &starts, &mut row_out);
+                out_row.iter_mut().zip(&row_out).for_each(|(o, &v)| *o = v);
             }
         }
     }
@@ -680,152 +694,4 @@ impl<T: Element> TapRuns<T> {
             }
         }
     }
-}
-
-/// `out[i] = Σ_{j<k} c[i + j]` for every `i < out.len()`, by doubling: sums of 2^b
-/// neighbours are built from sums of 2^(b-1), and the bits of k pick which to add.
-#[inline(always)]
-fn window_sums<A: num_traits::Float>(
-    c: &[A],
-    k: usize,
-    out: &mut [A],
-    pow: &mut Vec<A>,
-    next: &mut Vec<A>,
-) {
-    let n = out.len();
-    debug_assert!(c.len() + 1 >= n + k);
-    out.iter_mut().for_each(|o| *o = A::zero());
-    pow.clear();
-    pow.extend_from_slice(c);
-    let (mut span, mut offset, mut bits) = (1usize, 0usize, k);
-    while bits != 0 {
-        if bits & 1 == 1 {
-            out.iter_mut()
-                .zip(&pow[offset..offset + n])
-                .for_each(|(o, &s)| *o = *o + s);
-            offset += span;
-        }
-        bits >>= 1;
-        if bits != 0 {
-            // pow'[i] = pow[i] + pow[i + span]: sums of 2 * span neighbours.
-            let len = pow.len() - span;
-            next.clear();
-            next.extend(pow[..len].iter().zip(&pow[span..]).map(|(&a, &b)| a + b));
-            std::mem::swap(pow, next);
-            span *= 2;
-        }
-    }
-}
-
-/// Whether every partial sum of up to `terms` cells of the plane is exact in the
-/// accumulator: all non-zero cells are finite and their exponents close enough that the
-/// sums fit in its mantissa. Then running sums (adding rows as they enter a window and
-/// subtracting them as they leave) give exactly the reference's sums.
-fn sums_are_exact<T: Element>(x: Plane<T>, terms: usize) -> bool {
-    let (mut lowest, mut highest) = (u32::MAX, 0u32);
-    for h in 0..x.rows {
-        // SAFETY: h < rows, and the row has `cols` readable cells.
-        let line = unsafe { std::slice::from_raw_parts(x.row(h), x.cols) };
-        // Zeros (exponent field 0) do not count; subnormals count as the smallest normal.
-        let exponents = line.iter().map(|v| v.raw_exponent());
-        highest = highest.max(exponents.clone().max().unwrap_or(0));
-        lowest = lowest.min(exponents.filter(|&e| e != 0).min().unwrap_or(u32::MAX));
-        let subnormal = line
-            .iter()
-            .any(|&v| v != T::zero() && v.raw_exponent() == 0);
-        if subnormal {
-            lowest = lowest.min(1);
-        }
-    }
-    if highest == 0 {
-        return true;
-    }
-    let growth = usize::BITS - terms.leading_zeros();
-    highest != T::RAW_EXPONENT_MAX
-        && (highest - lowest.min(highest)) + T::MANTISSA_DIGITS + growth <= T::ACC_MANTISSA_DIGITS
-}
-
-/// Averages with dilation 1 and horizontal stride 1 over output rows
-/// `oh0..oh0 + out.nrows()` of one plane: per column, the sum over the window's rows (kept
-/// running when that is exact, else recomputed), zero-padded left and right; then window
-/// sums across by doubling.
-///
-/// # Safety
-/// `plan` was built for `x`'s size, has strided geometry on both axes, horizontal stride 1
-/// and dilation 1 on both axes.
-#[inline(always)]
-pub(crate) unsafe fn sum_separable<T: Element>(
-    plan: &Plan,
-    x: Plane<T>,
-    running: bool,
-    mut out: ArrayViewMut2<T>,
-    oh0: usize,
-) {
-    let Some(g) = plan.cols.geometry else { return };
-    let width = x.cols;
-    let zero = T::Acc::zero();
-    // Column sums with the horizontal padding as zeros: every output then sums k neighbours.
-    let mut colsum = vec![zero; g.pad_begin + width + g.pad_end];
-    let (mut lo, mut hi) = (0usize, 0usize);
-    let (mut sums, mut pow, mut next) = (vec![zero; g.output], Vec::new(), Vec::new());
-    let mut quotients = vec![T::zero(); g.output];
-    let full = full_columns(&plan.cols);
-    for (i, mut out_row) in out.rows_mut().into_iter().enumerate() {
-        let row = plan.rows.windows[oh0 + i];
-        let (new_lo, new_hi) = (row.first, row.first + row.taps);
-        let cols = &mut colsum[g.pad_begin..g.pad_begin + width];
-        if !running || i == 0 || new_lo >= hi {
-            cols.iter_mut().for_each(|c| *c = zero);
-            (lo, hi) = (new_lo, new_lo);
-        }
-        for h in lo..new_lo {
-            // SAFETY: h was a row of the previous window, inside the plane; w < width.
-            let line = unsafe { x.row(h) };
-            for (w, c) in cols.iter_mut().enumerate() {
-                *c = *c - unsafe { *line.add(w) }.to_acc();
-            }
-        }
-        for h in hi..new_hi {
-            // SAFETY: h is a row of this window, inside the plane; w < width.
-            let line = unsafe { x.row(h) };
-            for (w, c) in cols.iter_mut().enumerate() {
-                *c = *c + unsafe { *line.add(w) }.to_acc();
-            }
-        }
-        (lo, hi) = (new_lo, new_hi);
-        window_sums(&colsum, g.kernel, &mut sums, &mut pow, &mut next);
-        // Whole windows share one divisor: divide them in one vectorisable pass; the border
-        // windows (cut by padding) each have their own.
-        if let Some(col) = plan.cols.windows.get(full.start) {
-            let divisor = T::acc_from_f64(plan.divisor_at(&row, col));
-            for s in &mut sums[full.clone()] {
-                *s = *s / divisor;
-            }
-        }
-        for (q, &s) in quotients[full.clone()].iter_mut().zip(&sums[full.clone()]) {
-            *q = T::from_acc(s);
-        }
-        for ow in (0..full.start).chain(full.end..g.output) {
-            let divisor = T::acc_from_f64(plan.divisor_at(&row, &plan.cols.windows[ow]));
-            quotients[ow] = T::from_acc(sums[ow] / divisor);
-        }
-        match out_row.as_slice_mut() {
-            Some(o) => o.copy_from_slice(&quotients),
-            None => out_row
-                .iter_mut()
-                .zip(&quotients)
-                .for_each(|(o, &q)| *o = q),
-        }
-    }
-}
-
-/// Whether [`sum_separable`] may keep its column sums running for this plane.
-pub(crate) fn running_sums_exact<T: Element>(plan: &Plan, x: Plane<T>) -> bool {
-    let k = |a: &AxisWindows| a.geometry.map_or(usize::MAX, |g| g.kernel);
-    sums_are_exact(
-        x,
-        k(&plan.rows)
-            .saturating_mul(k(&plan.cols))
-            .saturating_add(1),
-    )
 }

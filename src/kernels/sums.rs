@@ -1,0 +1,282 @@
+//! Separable averages: windows with dilation 1 and horizontal stride 1 (any vertical
+//! stride), in the accumulator type: sums over the window's rows, then over its columns,
+//! each by doubling (`O(log k)` adds per output, whatever the window), then one
+//! multiplication by the reciprocal of the divisor. Every output is a fixed tree of
+//! additions of its own cells, so no cancellation between windows can creep in.
+
+use ndarray::{s, ArrayViewMut2};
+use num_traits::{Float, One, Zero};
+
+use super::rows::Plane;
+use super::Scratch;
+use crate::element::Element;
+use crate::plan::{Divisor, Plan, Window};
+
+/// Averages over output rows `oh0..oh0 + out.nrows()` of one plane, a chunk of output rows
+/// at a time. The chunk's input rows are widened into a zero-padded buffer (padding rows
+/// and columns are zeros, so every window sums `kh x kw` cells); then the sums over `kh`
+/// rows and over `kw` columns are each one pass over the whole flattened buffer (no short
+/// row loops), by [`window_sums`] with a distance of one padded row and of one cell.
+///
+/// # Safety
+/// `plan` was built for `x`'s size, has strided geometry on both axes, horizontal stride 1
+/// and dilation 1 on both axes.
+#[inline(always)]
+pub(crate) unsafe fn sum_separable<T: Element>(
+    plan: &Plan,
+    x: Plane<T>,
+    mut out: ArrayViewMut2<T>,
+    oh0: usize,
+    scratch: &mut Scratch<T>,
+) {
+    let (Some(g), Some(rg)) = (plan.cols.geometry, plan.rows.geometry) else {
+        return;
+    };
+    let (width, kh, kw, sh, outputs) = (x.cols, rg.kernel, g.kernel, rg.stride, g.output);
+    let zero = T::Acc::zero();
+    // Padded row length: room for every window, ceil-mode overhang included.
+    let stride = (g.pad_begin + width + g.pad_end).max(outputs + kw - 1);
+    // Tall windows keep their column sums running (an add and a subtract per cell and
+    // output row) when that is exact; the others sum each chunk's rows by doubling.
+    let running = kh > 4 && sh < kh && running_sums_exact(plan, x);
+    // Output rows per chunk: about 64 KiB of padded rows, a few windows' worth when the
+    // chunk's rows are summed afresh; 16 KiB when running.
+    let chunk = if running {
+        2048 / stride
+    } else {
+        (8192 / stride).max(2 * kh)
+    };
+    let chunk = chunk.min(out.nrows()).max(1);
+    let in_rows = (chunk - 1) * sh + kh;
+    // Every buffer is written before it is read (the padding too, per chunk).
+    let need = 4 * in_rows * stride + 2 * outputs + stride;
+    scratch.acc.resize(need.max(scratch.acc.len()), zero);
+    let (run, rest) = scratch.acc[..need].split_at_mut(stride);
+    run.fill(zero);
+    let (mut run_lo, mut run_hi) = (0usize, 0usize);
+    let (padded, rest) = rest.split_at_mut(in_rows * stride);
+    let (vert, rest) = rest.split_at_mut(in_rows * stride);
+    let (pow, rest) = rest.split_at_mut(in_rows * stride);
+    let (next, rest) = rest.split_at_mut(in_rows * stride);
+    let (col_factor, scale) = rest.split_at_mut(outputs);
+    for (f, w) in col_factor.iter_mut().zip(&plan.cols.windows) {
+        *f = T::acc_from_f64(column_factor(plan.divisor, w));
+    }
+    let mut scaled_for = None;
+    let row_out = &mut scratch.elems;
+    let total = out.nrows();
+    let mut r0 = 0;
+    while r0 < total {
+        let rows = chunk.min(total - r0);
+        // Padded row p of the buffer is input row top + p (a zero row outside the plane).
+        let top = ((oh0 + r0) * sh) as isize - rg.pad_begin as isize;
+        let used = (rows - 1) * sh + kh;
+        let vlen = ((rows - 1) * sh + 1) * stride;
+        if running {
+            // Padded row p is input row p - pad_begin.
+            let line = |p: usize| p.checked_sub(rg.pad_begin).filter(|&h| h < x.rows);
+            for i in 0..rows {
+                let lo = (oh0 + r0 + i) * sh;
+                let cols = &mut run[g.pad_begin..g.pad_begin + width];
+                if r0 + i == 0 || lo >= run_hi {
+                    cols.fill(zero);
+                    (run_lo, run_hi) = (lo, lo);
+                }
+                for h in (run_lo..lo).filter_map(line) {
+                    // SAFETY: h < rows.
+                    for (c, &v) in cols.iter_mut().zip(unsafe { x.line(h) }) {
+                        *c = *c - v.to_acc();
+                    }
+                }
+                for h in (run_hi..lo + kh).filter_map(line) {
+                    // SAFETY: h < rows.
+                    for (c, &v) in cols.iter_mut().zip(unsafe { x.line(h) }) {
+                        *c = *c + v.to_acc();
+                    }
+                }
+                (run_lo, run_hi) = (lo, lo + kh);
+                vert[i * sh * stride..(i * sh + 1) * stride].copy_from_slice(run);
+            }
+        }
+        for (p, line) in padded
+            .chunks_exact_mut(stride)
+            .take(if running { 0 } else { used })
+            .enumerate()
+        {
+            let h = top + p as isize;
+            // The previous chunk's column sums were written over this buffer.
+            let (left, rest) = line.split_at_mut(g.pad_begin);
+            let (cells, right) = rest.split_at_mut(width);
+            left.fill(zero);
+            right.fill(zero);
+            if (0..x.rows as isize).contains(&h) {
+                // SAFETY: 0 <= h < rows.
+                for (c, &v) in cells.iter_mut().zip(unsafe { x.line(h as usize) }) {
+                    *c = v.to_acc();
+                }
+            } else {
+                cells.fill(zero);
+            }
+        }
+        // Sums over kh rows, for every padded row a window may start on; then over kw cells.
+        if !running {
+            window_sums(
+                &padded[..used * stride],
+                kh,
+                stride,
+                &mut vert[..vlen],
+                pow,
+                next,
+            );
+        }
+        let hlen = vlen - (kw - 1);
+        window_sums(&vert[..vlen], kw, 1, &mut padded[..hlen], pow, next);
+        for (i, mut out_row) in out
+            .slice_mut(s![r0..r0 + rows, ..])
+            .rows_mut()
+            .into_iter()
+            .enumerate()
+        {
+            let row = plan.rows.windows[oh0 + r0 + i];
+            let factor = row_factor(plan.divisor, &row);
+            if scaled_for != Some(factor) {
+                let f = T::acc_from_f64(factor);
+                for (s, &c) in scale.iter_mut().zip(col_factor.iter()) {
+                    *s = T::Acc::one() / (f * c);
+                }
+                scaled_for = Some(factor);
+            }
+            let sums = &padded[i * sh * stride..i * sh * stride + outputs];
+            let o = match out_row.as_slice_mut() {
+                Some(o) => o,
+                None => {
+                    row_out.resize(outputs, T::zero());
+                    &mut row_out[..]
+                }
+            };
+            for ((o, &s), &q) in o.iter_mut().zip(sums).zip(scale.iter()) {
+                *o = T::from_acc(s * q);
+            }
+            if out_row.as_slice_mut().is_none() {
+                out_row
+                    .iter_mut()
+                    .zip(row_out.iter())
+                    .for_each(|(o, &v)| *o = v);
+            }
+        }
+        r0 += rows;
+    }
+}
+
+/// The divisor's factor from a row window (the whole divisor when it is fixed).
+fn row_factor(divisor: Divisor, row: &Window) -> f64 {
+    match divisor {
+        Divisor::Valid => row.taps as f64,
+        Divisor::Padded => row.padded_taps as f64,
+        Divisor::Fixed(d) => d as f64,
+    }
+}
+
+/// The divisor's factor from a column window (1 when the divisor is fixed).
+fn column_factor(divisor: Divisor, col: &Window) -> f64 {
+    match divisor {
+        Divisor::Valid => col.taps as f64,
+        Divisor::Padded => col.padded_taps as f64,
+        Divisor::Fixed(_) => 1.0,
+    }
+}
+
+/// `out[i] = Σ_{j<k} c[i + j * d]` for every `i < out.len()`. Small `k`: `k` passes of adds;
+/// larger: by doubling, sums of `2^b` terms built from sums of `2^(b-1)`, and the bits of
+/// `k` pick which to add (`O(log k)` passes). `pow` and `next` are scratch at least as long
+/// as `c`, which holds `out.len() + (k - 1) * d` terms.
+#[inline(always)]
+fn window_sums<'s, A: Float>(
+    c: &[A],
+    k: usize,
+    d: usize,
+    out: &mut [A],
+    mut pow: &'s mut [A],
+    mut next: &'s mut [A],
+) {
+    let n = out.len();
+    debug_assert!(c.len() >= n + (k - 1) * d && pow.len() >= c.len() && next.len() >= c.len());
+    if k == 3 {
+        for (i, o) in out.iter_mut().enumerate() {
+            *o = c[i] + c[i + d] + c[i + 2 * d];
+        }
+        return;
+    }
+    if k <= 4 {
+        out.copy_from_slice(&c[..n]);
+        for j in 1..k {
+            for (o, &v) in out.iter_mut().zip(&c[j * d..j * d + n]) {
+                *o = *o + v;
+            }
+        }
+        return;
+    }
+    out.fill(A::zero());
+    let mut len = c.len();
+    pow[..len].copy_from_slice(c);
+    let (mut span, mut offset, mut bits) = (d, 0usize, k);
+    loop {
+        if bits & 1 == 1 {
+            for (o, &s) in out.iter_mut().zip(&pow[offset..offset + n]) {
+                *o = *o + s;
+            }
+            offset += span;
+        }
+        bits >>= 1;
+        if bits == 0 {
+            return;
+        }
+        // next[i] = pow[i] + pow[i + span]: sums of twice as many terms.
+        len -= span;
+        for ((t, &a), &b) in next[..len].iter_mut().zip(&pow[..len]).zip(&pow[span..]) {
+            *t = a + b;
+        }
+        std::mem::swap(&mut pow, &mut next);
+        span *= 2;
+    }
+}
+
+/// Whether every partial sum of up to `terms` cells of the plane is exact in the
+/// accumulator: all non-zero cells are finite and their exponents close enough that the
+/// sums fit in its mantissa. Then running sums (adding rows as they enter a window and
+/// subtracting them as they leave) give exactly the reference's sums.
+#[inline(always)]
+fn sums_are_exact<T: Element>(x: Plane<T>, terms: usize) -> bool {
+    let (mut lowest, mut highest) = (u32::MAX, 0u32);
+    for h in 0..x.rows {
+        // SAFETY: h < rows.
+        let line = unsafe { x.line(h) };
+        // One branch-free pass (it vectorises): zeros do not count, subnormals count as the
+        // smallest normal.
+        for &v in line {
+            let e = v.raw_exponent();
+            highest = highest.max(e);
+            let zero = u32::from(v == T::zero());
+            let effective = if e != 0 { e } else { 1 | zero.wrapping_neg() };
+            lowest = lowest.min(effective);
+        }
+    }
+    if highest == 0 {
+        return true;
+    }
+    let growth = usize::BITS - terms.leading_zeros();
+    highest != T::RAW_EXPONENT_MAX
+        && (highest - lowest.min(highest)) + T::MANTISSA_DIGITS + growth <= T::ACC_MANTISSA_DIGITS
+}
+
+/// Whether [`sum_separable`] may keep its column sums running for this plane.
+#[inline(always)]
+pub(crate) fn running_sums_exact<T: Element>(plan: &Plan, x: Plane<T>) -> bool {
+    let k = |a: &crate::plan::AxisWindows| a.geometry.map_or(usize::MAX, |g| g.kernel);
+    sums_are_exact(
+        x,
+        k(&plan.rows)
+            .saturating_mul(k(&plan.cols))
+            .saturating_add(1),
+    )
+}
