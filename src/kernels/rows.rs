@@ -423,17 +423,9 @@ fn fold_row_max<T: Element, const KW: usize, const SW: usize>(
             poison.merge(&probe);
             return;
         }
-        for (o, f) in fold.iter_mut().enumerate() {
-            let p = o * SW;
-            let mut m = line[p];
-            for j in 1..KW {
-                m = later_max(m, line[p + j]);
-            }
-            *f = m;
-        }
-        poison.add(line);
-        return;
     }
+    // Short rows and unspecialised windows: one output at a time (`taps` holds the
+    // specialised width and stride too).
     let ColTaps { kw, sw, dw } = taps;
     let line = &line[..(n - 1) * sw + (kw - 1) * dw + 1];
     for (o, f) in fold.iter_mut().enumerate() {

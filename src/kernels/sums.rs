@@ -82,16 +82,14 @@ pub(crate) unsafe fn sum_separable<T: Element>(
                     cols.fill(zero);
                     (run_lo, run_hi) = (lo, lo);
                 }
-                for h in (run_lo..lo).filter_map(line) {
-                    // SAFETY: h < rows.
+                let leaving = (run_lo..lo).filter_map(line).map(|h| (h, -T::Acc::one()));
+                let entering = (run_hi..lo + kh)
+                    .filter_map(line)
+                    .map(|h| (h, T::Acc::one()));
+                for (h, sign) in leaving.chain(entering) {
+                    // SAFETY: h < rows. Adding and subtracting a cell are both exact here.
                     for (c, &v) in cols.iter_mut().zip(unsafe { x.line(h) }) {
-                        *c = *c - v.to_acc();
-                    }
-                }
-                for h in (run_hi..lo + kh).filter_map(line) {
-                    // SAFETY: h < rows.
-                    for (c, &v) in cols.iter_mut().zip(unsafe { x.line(h) }) {
-                        *c = *c + v.to_acc();
+                        *c = *c + sign * v.to_acc();
                     }
                 }
                 (run_lo, run_hi) = (lo, lo + kh);
