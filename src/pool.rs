@@ -1,5 +1,7 @@
 //! The pooling functions: validate, plan, allocate, dispatch.
 
+use std::mem::MaybeUninit;
+
 use ndarray::{Array, ArrayBase, ArrayViewMut, Data, Dimension};
 
 use crate::element::Element;
@@ -114,8 +116,9 @@ impl Prepared {
         Ok(())
     }
 
-    /// Allocates an output of the output shape with dimension type `D`.
-    fn allocate<A: Clone, D: Dimension>(&self, like: &D, fill: A) -> Result<Array<A, D>> {
+    /// Allocates an output of the output shape with dimension type `D`, its cells left
+    /// for the kernel to write.
+    fn allocate<A, D: Dimension>(&self, like: &D) -> Result<Array<MaybeUninit<A>, D>> {
         let mut dim = like.clone();
         dim.slice_mut().copy_from_slice(&self.out_shape);
         let len: usize = self.out_shape.iter().product();
@@ -124,7 +127,7 @@ impl Prepared {
             .map_err(|_| PoolError::Allocation {
                 bytes: len.saturating_mul(std::mem::size_of::<A>()),
             })?;
-        data.resize(len, fill);
+        data.resize_with(len, MaybeUninit::uninit);
         Array::from_shape_vec(dim, data).map_err(|e| PoolError::Overflow {
             what: format!("output of shape {:?}: {e}", self.out_shape),
         })
@@ -152,8 +155,8 @@ impl Prepared {
         T: Element,
         D: Dimension,
     {
-        let mut out = self.allocate(&x.raw_dim(), T::zero())?;
-        self.run_into(x, out.view_mut())?;
+        let out = self.allocate(&x.raw_dim())?;
+        let (out, _) = kernels::run_new(&self.plan, self.layout, x.view().into_dyn(), out, None);
         Ok(out)
     }
 
@@ -165,13 +168,7 @@ impl Prepared {
         D: Dimension,
     {
         self.check_out(&out)?;
-        kernels::run(
-            &self.plan,
-            self.layout,
-            x.view().into_dyn(),
-            out.into_dyn(),
-            None,
-        );
+        kernels::run_into(&self.plan, self.layout, x.view().into_dyn(), out.into_dyn());
         Ok(())
     }
 
@@ -185,16 +182,18 @@ impl Prepared {
         T: Element,
         D: Dimension,
     {
-        let mut out = self.allocate(&x.raw_dim(), T::zero())?;
-        let mut indices = self.allocate(&x.raw_dim(), 0usize)?;
-        kernels::run(
+        let out = self.allocate(&x.raw_dim())?;
+        let indices = self.allocate(&x.raw_dim())?;
+        match kernels::run_new(
             &self.plan,
             self.layout,
             x.view().into_dyn(),
-            out.view_mut().into_dyn(),
-            Some(indices.view_mut().into_dyn()),
-        );
-        Ok((out, indices))
+            out,
+            Some(indices),
+        ) {
+            (out, Some(indices)) => Ok((out, indices)),
+            (_, None) => unreachable!("run_new returns the indices it is given"),
+        }
     }
 }
 

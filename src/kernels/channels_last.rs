@@ -8,6 +8,7 @@ use std::marker::PhantomData;
 use ndarray::{ArrayView3, ArrayViewMut3};
 
 use super::reduce::Reduce;
+use super::{flush_row, row_cells, Uninit};
 use crate::element::Element;
 use crate::plan::{Plan, Window};
 
@@ -73,25 +74,18 @@ pub(crate) unsafe fn pool_channels_last<T: Element, R: Reduce<T>>(
     r: R,
     plan: &Plan,
     x: Block<T>,
-    mut out: ArrayViewMut3<T>,
+    mut out: ArrayViewMut3<Uninit<T>>,
     oh0: usize,
 ) {
-    let channels = x.channels;
-    let mut scratch: Vec<T> = Vec::new();
+    let mut scratch = Vec::new();
     for (i, mut out_row) in out.outer_iter_mut().enumerate() {
         let row = plan.rows.windows[oh0 + i];
         for (col, mut out_cell) in plan.cols.windows.iter().zip(out_row.outer_iter_mut()) {
             let divisor = plan.divisor_at(&row, col);
-            match out_cell.as_slice_mut() {
-                // SAFETY (both arms): the plan fits the block; `o` holds `channels` cells.
-                Some(o) => unsafe { fold_cell(r, plan, x, &row, col, divisor, o) },
-                None => {
-                    scratch.clear();
-                    scratch.resize(channels, T::zero());
-                    unsafe { fold_cell(r, plan, x, &row, col, divisor, &mut scratch) };
-                    out_cell.iter_mut().zip(&scratch).for_each(|(o, &v)| *o = v);
-                }
-            }
+            let o = row_cells(&mut out_cell, &mut scratch);
+            // SAFETY: the plan fits the block; `o` holds its channel count of cells.
+            unsafe { fold_cell(r, plan, x, &row, col, divisor, o) };
+            flush_row(out_cell, &scratch);
         }
     }
 }
@@ -110,9 +104,10 @@ unsafe fn fold_cell<T: Element, R: Reduce<T>>(
     row: &Window,
     col: &Window,
     divisor: f64,
-    o: &mut [T],
+    o: &mut [Uninit<T>],
 ) {
     let channels = o.len();
+    debug_assert_eq!(channels, x.channels);
     let mut c = 0;
     while c < channels {
         let n = CHANNEL_BLOCK.min(channels - c);
@@ -138,7 +133,7 @@ unsafe fn fold_cell<T: Element, R: Reduce<T>>(
             }
         }
         for (o, &a) in o[c..c + n].iter_mut().zip(&acc[..n]) {
-            *o = r.finish(a, divisor);
+            o.write(r.finish(a, divisor));
         }
         c += n;
     }

@@ -5,6 +5,7 @@ use ndarray::{ArrayView2, ArrayViewMut2};
 
 use num_traits::Zero;
 
+use super::Uninit;
 use crate::element::{lp_norm, replaces_max, Element};
 use crate::plan::{Plan, Window};
 use crate::spec::Mode;
@@ -26,8 +27,8 @@ fn taps<'p>(
 pub(crate) fn pool_plane<T: Element>(
     plan: &Plan,
     x: ArrayView2<T>,
-    mut out: ArrayViewMut2<T>,
-    mut indices: Option<ArrayViewMut2<usize>>,
+    mut out: ArrayViewMut2<Uninit<T>>,
+    mut indices: Option<ArrayViewMut2<Uninit<usize>>>,
     oh0: usize,
 ) {
     let width = x.ncols();
@@ -35,7 +36,7 @@ pub(crate) fn pool_plane<T: Element>(
     for (oh, row) in rows.iter().enumerate() {
         for (ow, col) in plan.cols.windows.iter().enumerate() {
             let cells = taps(plan, row, col);
-            out[[oh, ow]] = match plan.mode {
+            let value = match plan.mode {
                 Mode::Max => {
                     let mut best = T::neg_infinity();
                     let mut arg = row.first * width + col.first;
@@ -47,7 +48,7 @@ pub(crate) fn pool_plane<T: Element>(
                         }
                     }
                     if let Some(indices) = indices.as_mut() {
-                        indices[[oh, ow]] = arg;
+                        indices[[oh, ow]].write(arg);
                     }
                     best
                 }
@@ -57,6 +58,7 @@ pub(crate) fn pool_plane<T: Element>(
                 }
                 Mode::Lp(p) => lp_norm(p, cells.map(|(h, w)| x[[h, w]])),
             };
+            out[[oh, ow]].write(value);
         }
     }
 }

@@ -15,11 +15,12 @@ pub(crate) mod sums;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86;
 
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use ndarray::{
-    ArrayBase, ArrayView, ArrayView2, ArrayViewD, ArrayViewMut, ArrayViewMut2, ArrayViewMut3,
-    ArrayViewMutD, Axis, Dimension, Ix2, Ix3, IxDyn, RawData,
+    Array, ArrayBase, ArrayView, ArrayView2, ArrayViewD, ArrayViewMut, ArrayViewMut1,
+    ArrayViewMut2, ArrayViewMut3, ArrayViewMutD, Axis, Dimension, Ix2, Ix3, IxDyn, RawData,
 };
 
 use self::channels_last::{pool_channels_last, Block};
@@ -283,6 +284,8 @@ pub(crate) struct Scratch<T: Element> {
     pub elems: Vec<T>,
     /// Indices.
     pub tags: Vec<usize>,
+    /// An output row, for outputs whose rows are not contiguous.
+    pub row: Vec<Uninit<T>>,
 }
 
 impl<T: Element> Scratch<T> {
@@ -291,18 +294,57 @@ impl<T: Element> Scratch<T> {
             acc: Vec::new(),
             elems: Vec::new(),
             tags: Vec::new(),
+            row: Vec::new(),
         }
     }
 }
 
-/// Runs `plan` over `x` into `out` (and `indices`), all already validated to have matching
-/// shapes, with spatial axes placed by `layout`.
-pub(crate) fn run<T: Element>(
+/// Cells a kernel writes without reading: outputs are never filled just to be overwritten.
+pub(crate) type Uninit<T> = MaybeUninit<T>;
+
+/// Runs `plan` over `x` into the fresh `out` (and `indices`), which it returns initialised.
+/// Shapes were validated to match, with spatial axes placed by `layout`.
+pub(crate) fn run_new<T: Element, D: Dimension>(
     plan: &Plan,
     layout: Layout,
     x: ArrayViewD<T>,
-    out: ArrayViewMutD<T>,
-    indices: Option<ArrayViewMutD<usize>>,
+    mut out: Array<Uninit<T>, D>,
+    mut indices: Option<Array<Uninit<usize>, D>>,
+) -> (Array<T, D>, Option<Array<usize, D>>) {
+    run(
+        plan,
+        layout,
+        x,
+        out.view_mut().into_dyn(),
+        indices.as_mut().map(|i| i.view_mut().into_dyn()),
+    );
+    // SAFETY: every kernel writes every output cell (and, asked for indices, every index);
+    // the sentinel tests of tests/kernels.rs check each kernel at every edge.
+    unsafe { (out.assume_init(), indices.map(|i| i.assume_init())) }
+}
+
+/// Runs `plan` over `x` into the initialised `out`.
+pub(crate) fn run_into<T: Element>(
+    plan: &Plan,
+    layout: Layout,
+    x: ArrayViewD<T>,
+    mut out: ArrayViewMutD<T>,
+) {
+    let cells = out.raw_view_mut().cast::<Uninit<T>>();
+    // SAFETY: `MaybeUninit<T>` has `T`'s layout, the view borrows `out` exclusively and
+    // lives only for this call, and kernels write only initialised values into it.
+    let cells = unsafe { cells.deref_into_view_mut() };
+    run(plan, layout, x, cells, None);
+}
+
+/// Runs `plan` over `x` into `out` (and `indices`), all already validated to have matching
+/// shapes, with spatial axes placed by `layout`.
+fn run<T: Element>(
+    plan: &Plan,
+    layout: Layout,
+    x: ArrayViewD<T>,
+    out: ArrayViewMutD<Uninit<T>>,
+    indices: Option<ArrayViewMutD<Uninit<usize>>>,
 ) {
     if out.is_empty() {
         // Nothing to write (and the plan lists no windows for an empty output).
@@ -310,6 +352,41 @@ pub(crate) fn run<T: Element>(
     }
     let kernel = select(plan, layout, &x, OutLayout::of(&out), indices.is_some());
     run_with(kernel, current_isa(), plan, layout, x, out, indices)
+}
+
+/// The cells to write output row `row` into: the row itself when contiguous, else `buf`,
+/// which [`flush_row`] then copies across. (Not a closure-taking helper: a closure is not
+/// inlined into the per-ISA copies of a kernel, so it would run without their features.)
+#[inline(always)]
+pub(crate) fn row_cells<'s, T: Copy>(
+    row: &'s mut ArrayViewMut1<Uninit<T>>,
+    buf: &'s mut Vec<Uninit<T>>,
+) -> &'s mut [Uninit<T>] {
+    let len = row.len();
+    match row.as_slice_mut() {
+        Some(cells) => cells,
+        None => {
+            buf.clear();
+            buf.resize(len, MaybeUninit::uninit());
+            buf
+        }
+    }
+}
+
+/// Copies `buf` into `row` when [`row_cells`] gave `buf` out.
+#[inline(always)]
+pub(crate) fn flush_row<T: Copy>(mut row: ArrayViewMut1<Uninit<T>>, buf: &[Uninit<T>]) {
+    if row.as_slice_mut().is_none() {
+        row.iter_mut().zip(buf).for_each(|(o, b)| *o = *b);
+    }
+}
+
+/// Writes `src` into `dst` (of the same length).
+#[inline(always)]
+pub(crate) fn write_slice<T: Copy>(dst: &mut [Uninit<T>], src: &[T]) {
+    for (d, &s) in dst.iter_mut().zip(src) {
+        d.write(s);
+    }
 }
 
 /// [`run`] with a given kernel and instruction set (the kernel must be one `select` may
@@ -320,8 +397,8 @@ pub(crate) fn run_with<T: Element>(
     plan: &Plan,
     layout: Layout,
     x: ArrayViewD<T>,
-    out: ArrayViewMutD<T>,
-    indices: Option<ArrayViewMutD<usize>>,
+    out: ArrayViewMutD<Uninit<T>>,
+    indices: Option<ArrayViewMutD<Uninit<usize>>>,
 ) {
     let outputs_per_plane = plan
         .rows
@@ -341,7 +418,7 @@ pub(crate) fn run_with<T: Element>(
                     jobs,
                     work,
                     || (),
-                    |_, (xs, os): (&[T], &mut [T])| run_global(isa, mode, size, xs, os),
+                    |_, (xs, os): (&[T], &mut [Uninit<T>])| run_global(isa, mode, size, xs, os),
                 );
             } else {
                 run_with(
@@ -362,7 +439,7 @@ pub(crate) fn run_with<T: Element>(
                 return run_with(Kernel::Generic, isa, plan, layout, x, out, None);
             };
             let mut ob = Vec::new();
-            split_mut::<T, Ix3>(out, &mut ob);
+            split_mut::<Uninit<T>, Ix3>(out, &mut ob);
             let rows = chunk_rows(ob.len(), plan.rows.len());
             let jobs: Vec<_> = xb
                 .into_iter()
@@ -377,7 +454,7 @@ pub(crate) fn run_with<T: Element>(
                 jobs,
                 work,
                 || (),
-                |_, (block, o, oh0): (Block<T>, ArrayViewMut3<T>, usize)| {
+                |_, (block, o, oh0): (Block<T>, ArrayViewMut3<Uninit<T>>, usize)| {
                     run_block(isa, plan, block, o, oh0)
                 },
             );
@@ -386,11 +463,11 @@ pub(crate) fn run_with<T: Element>(
             let mut xp = Vec::new();
             split::<T, Ix2>(spatial_last(x, layout), &mut xp);
             let mut op = Vec::new();
-            split_mut::<T, Ix2>(spatial_last(out, layout), &mut op);
-            let mut ip: Vec<Option<ArrayViewMut2<usize>>> = match indices {
+            split_mut::<Uninit<T>, Ix2>(spatial_last(out, layout), &mut op);
+            let mut ip: Vec<Option<ArrayViewMut2<Uninit<usize>>>> = match indices {
                 Some(indices) => {
                     let mut v = Vec::new();
-                    split_mut::<usize, Ix2>(spatial_last(indices, layout), &mut v);
+                    split_mut::<Uninit<usize>, Ix2>(spatial_last(indices, layout), &mut v);
                     v.into_iter().map(Some).collect()
                 }
                 None => xp.iter().map(|_| None).collect(),
@@ -429,8 +506,8 @@ fn run_plane<T: Element>(
     plan: &Plan,
     full: &Range<usize>,
     x: ArrayView2<T>,
-    mut out: ArrayViewMut2<T>,
-    indices: Option<ArrayViewMut2<usize>>,
+    mut out: ArrayViewMut2<Uninit<T>>,
+    indices: Option<ArrayViewMut2<Uninit<usize>>>,
     oh0: usize,
     scratch: &mut Scratch<T>,
 ) {
@@ -479,7 +556,7 @@ fn rows_exact<T: Element, R: Reduce<T>>(
     r: R,
     stride: usize,
     job: &PlaneJob<T>,
-    out: ArrayViewMut2<T>,
+    out: ArrayViewMut2<Uninit<T>>,
     scratch: &mut Scratch<T>,
 ) {
     match stride {
@@ -505,8 +582,12 @@ trait PlaneKernel<T: Element>: Copy {
     ///
     /// # Safety
     /// The job's plan was built for its plane's size, with the geometry the kernel needs.
-    unsafe fn run(self, job: &PlaneJob<T>, out: ArrayViewMut2<T>, scratch: &mut Scratch<T>)
-        -> bool;
+    unsafe fn run(
+        self,
+        job: &PlaneJob<T>,
+        out: ArrayViewMut2<Uninit<T>>,
+        scratch: &mut Scratch<T>,
+    ) -> bool;
 }
 
 #[derive(Clone, Copy)]
@@ -516,7 +597,7 @@ impl<T: Element, const KW: usize, const SW: usize> PlaneKernel<T> for MaxRows<KW
     unsafe fn run(
         self,
         job: &PlaneJob<T>,
-        out: ArrayViewMut2<T>,
+        out: ArrayViewMut2<Uninit<T>>,
         scratch: &mut Scratch<T>,
     ) -> bool {
         // SAFETY: the trait's contract.
@@ -538,7 +619,12 @@ impl<T: Element, const KW: usize, const SW: usize> PlaneKernel<T> for MaxRows<KW
 struct RowsExact<R, const STRIDE: usize>(R);
 impl<T: Element, R: Reduce<T>, const STRIDE: usize> PlaneKernel<T> for RowsExact<R, STRIDE> {
     #[inline(always)]
-    unsafe fn run(self, job: &PlaneJob<T>, out: ArrayViewMut2<T>, _: &mut Scratch<T>) -> bool {
+    unsafe fn run(
+        self,
+        job: &PlaneJob<T>,
+        out: ArrayViewMut2<Uninit<T>>,
+        _: &mut Scratch<T>,
+    ) -> bool {
         // SAFETY: the trait's contract.
         unsafe {
             pool_rows::<T, R, STRIDE>(self.0, job.plan, job.full.clone(), job.x, out, job.oh0)
@@ -554,7 +640,7 @@ impl<T: Element> PlaneKernel<T> for SumSeparable {
     unsafe fn run(
         self,
         job: &PlaneJob<T>,
-        out: ArrayViewMut2<T>,
+        out: ArrayViewMut2<Uninit<T>>,
         scratch: &mut Scratch<T>,
     ) -> bool {
         // SAFETY: the trait's contract.
@@ -565,7 +651,7 @@ impl<T: Element> PlaneKernel<T> for SumSeparable {
 
 multiversion! {
     /// Runs a plane kernel compiled for `isa`.
-    fn run_kernel[T: Element, K: PlaneKernel<T>](kernel: K, job: &PlaneJob<T>, out: ArrayViewMut2<T>, scratch: &mut Scratch<T>) -> bool {
+    fn run_kernel[T: Element, K: PlaneKernel<T>](kernel: K, job: &PlaneJob<T>, out: ArrayViewMut2<Uninit<T>>, scratch: &mut Scratch<T>) -> bool {
         // SAFETY: `select` chose the kernel for this plan's geometry, which was built for
         // this plane's size.
         unsafe { kernel.run(job, out, scratch) }
@@ -574,7 +660,7 @@ multiversion! {
 
 multiversion! {
     /// One block job of the channels-last kernel.
-    fn run_block[T: Element](plan: &Plan, block: Block<T>, out: ArrayViewMut3<T>, oh0: usize) -> () {
+    fn run_block[T: Element](plan: &Plan, block: Block<T>, out: ArrayViewMut3<Uninit<T>>, oh0: usize) -> () {
         match plan.mode {
             // SAFETY: the plan was built for this block's spatial size.
             Mode::Max => unsafe { pool_channels_last(MaxOp, plan, block, out, oh0) },
@@ -585,12 +671,12 @@ multiversion! {
 
 multiversion! {
     /// Global pooling of consecutive contiguous planes of `size` cells.
-    fn run_global[T: Element](mode: Mode, size: usize, xs: &[T], os: &mut [T]) -> () {
+    fn run_global[T: Element](mode: Mode, size: usize, xs: &[T], os: &mut [Uninit<T>]) -> () {
         for (plane, o) in xs.chunks(size).zip(os.iter_mut()) {
-            *o = match mode {
+            o.write(match mode {
                 Mode::Max => global::reduce_plane(MaxOp, plane, true),
                 _ => global::reduce_plane(SumOp, plane, false),
-            };
+            });
         }
     }
 }

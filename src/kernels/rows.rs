@@ -16,7 +16,7 @@ use super::isa::Isa;
 use super::reduce::Reduce;
 #[cfg(target_arch = "x86_64")]
 use super::x86;
-use super::Scratch;
+use super::{flush_row, row_cells, write_slice, Scratch, Uninit};
 use crate::element::Element;
 use crate::plan::{AxisWindows, Plan, Window};
 
@@ -153,7 +153,7 @@ pub(crate) unsafe fn pool_rows<T: Element, R: Reduce<T>, const STRIDE: usize>(
     plan: &Plan,
     full: Range<usize>,
     x: Plane<T>,
-    mut out: ArrayViewMut2<T>,
+    mut out: ArrayViewMut2<Uninit<T>>,
     oh0: usize,
 ) {
     let Some(g) = plan.cols.geometry else { return };
@@ -185,17 +185,10 @@ pub(crate) unsafe fn pool_rows<T: Element, R: Reduce<T>, const STRIDE: usize>(
             n,
             h_lo,
         };
-        match out_row.as_slice_mut() {
-            // SAFETY: as for this function.
-            Some(o) => unsafe { fill_row(r, plan, x, &full, row, &rows, &mut column, o) },
-            None => {
-                scratch.clear();
-                scratch.resize(out_row.len(), T::zero());
-                // SAFETY: as for this function.
-                unsafe { fill_row(r, plan, x, &full, row, &rows, &mut column, &mut scratch) };
-                out_row.iter_mut().zip(&scratch).for_each(|(o, &v)| *o = v);
-            }
-        }
+        let o = row_cells(&mut out_row, &mut scratch);
+        // SAFETY: as for this function.
+        unsafe { fill_row(r, plan, x, &full, row, &rows, &mut column, o) };
+        flush_row(out_row, &scratch);
     }
 }
 
@@ -287,7 +280,7 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
     plan: &Plan,
     full: Range<usize>,
     x: Plane<T>,
-    mut out: ArrayViewMut2<T>,
+    mut out: ArrayViewMut2<Uninit<T>>,
     oh0: usize,
     scratch: &mut Scratch<T>,
 ) -> bool {
@@ -326,7 +319,6 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
     let mut poison = Poison::new();
     let mut nan = false;
     let mut starts: Vec<usize> = Vec::with_capacity(span);
-    let mut row_out = Vec::new();
     let windows = &plan.rows.windows[oh0..oh0 + out.nrows()];
     for (row, mut out_row) in windows.iter().zip(out.rows_mut()) {
         starts.clear();
@@ -361,14 +353,8 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
             }
             starts.push(slot * width);
         }
-        match out_row.as_slice_mut() {
-            Some(o) => fold_rows_max(ring, &starts, o),
-            None => {
-                row_out.resize(width, T::zero());
-                fold_rows_max(ring, &starts, &mut row_out);
-                out_row.iter_mut().zip(&row_out).for_each(|(o, &v)| *o = v);
-            }
-        }
+        fold_rows_max(ring, &starts, row_cells(&mut out_row, &mut scratch.row));
+        flush_row(out_row, &scratch.row);
     }
     !nan && poison.is_clean()
 }
@@ -468,18 +454,18 @@ fn fold_row_max_x86<T: Element, const KW: usize, const SW: usize>(
 /// `out[o]` = the [`later_max`] fold of `folds[s + o]` over the starts `s`, in order, in
 /// blocks of outputs kept in registers.
 #[inline(always)]
-fn fold_rows_max<T: Element>(folds: &[T], starts: &[usize], out: &mut [T]) {
+fn fold_rows_max<T: Element>(folds: &[T], starts: &[usize], out: &mut [Uninit<T>]) {
     let n = out.len();
     let run = |s: usize| &folds[s..s + n];
     let Some((&first, rest)) = starts.split_first() else {
         return;
     };
     if n < BLOCK {
-        out.copy_from_slice(run(first));
-        for &s in rest {
-            for (o, &v) in out.iter_mut().zip(run(s)) {
-                *o = later_max(*o, v);
-            }
+        for (o, i) in out.iter_mut().zip(0..) {
+            o.write(
+                rest.iter()
+                    .fold(folds[first + i], |m, &s| later_max(m, folds[s + i])),
+            );
         }
         return;
     }
@@ -491,7 +477,7 @@ fn fold_rows_max<T: Element>(folds: &[T], starts: &[usize], out: &mut [T]) {
                 *a = later_max(*a, v);
             }
         }
-        out[o0..o0 + BLOCK].copy_from_slice(&acc);
+        write_slice(&mut out[o0..o0 + BLOCK], &acc);
     }
 }
 
@@ -516,11 +502,11 @@ unsafe fn fill_row<T: Element, R: Reduce<T>>(
     row: &Window,
     rows: &RowFolds<R::Acc>,
     column: &mut [R::Acc],
-    o: &mut [T],
+    o: &mut [Uninit<T>],
 ) {
     for ow in (0..full.start).chain(full.end..o.len()) {
         // SAFETY: plan windows fit this plane.
-        o[ow] = unsafe { one_output(r, plan, x, row, &plan.cols.windows[ow]) };
+        o[ow].write(unsafe { one_output(r, plan, x, row, &plan.cols.windows[ow]) });
     }
     let n = rows.n;
     if n == 0 {
@@ -540,7 +526,7 @@ unsafe fn fill_row<T: Element, R: Reduce<T>>(
             }
         }
         for (o, &c) in o.iter_mut().zip(column.iter()) {
-            *o = r.finish(c, divisor);
+            o.write(r.finish(c, divisor));
         }
         return;
     }
@@ -553,7 +539,7 @@ unsafe fn fill_row<T: Element, R: Reduce<T>>(
             }
         }
         for (o, &a) in o[o0..o0 + BLOCK].iter_mut().zip(&acc) {
-            *o = r.finish(a, divisor);
+            o.write(r.finish(a, divisor));
         }
     }
 }

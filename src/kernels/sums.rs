@@ -8,7 +8,7 @@ use ndarray::{s, ArrayViewMut2};
 use num_traits::{Float, One, Zero};
 
 use super::rows::Plane;
-use super::Scratch;
+use super::{flush_row, row_cells, Scratch, Uninit};
 use crate::element::Element;
 use crate::plan::{Divisor, Plan, Window};
 
@@ -25,7 +25,7 @@ use crate::plan::{Divisor, Plan, Window};
 pub(crate) unsafe fn sum_separable<T: Element>(
     plan: &Plan,
     x: Plane<T>,
-    mut out: ArrayViewMut2<T>,
+    mut out: ArrayViewMut2<Uninit<T>>,
     oh0: usize,
     scratch: &mut Scratch<T>,
 ) {
@@ -63,7 +63,7 @@ pub(crate) unsafe fn sum_separable<T: Element>(
         *f = T::acc_from_f64(column_factor(plan.divisor, w));
     }
     let mut scaled_for = None;
-    let row_out = &mut scratch.elems;
+    let row_out = &mut scratch.row;
     let total = out.nrows();
     let mut r0 = 0;
     while r0 < total {
@@ -145,22 +145,11 @@ pub(crate) unsafe fn sum_separable<T: Element>(
                 scaled_for = Some(factor);
             }
             let sums = &padded[i * sh * stride..i * sh * stride + outputs];
-            let o = match out_row.as_slice_mut() {
-                Some(o) => o,
-                None => {
-                    row_out.resize(outputs, T::zero());
-                    &mut row_out[..]
-                }
-            };
+            let o = row_cells(&mut out_row, row_out);
             for ((o, &s), &q) in o.iter_mut().zip(sums).zip(scale.iter()) {
-                *o = T::from_acc(s * q);
+                o.write(T::from_acc(s * q));
             }
-            if out_row.as_slice_mut().is_none() {
-                out_row
-                    .iter_mut()
-                    .zip(row_out.iter())
-                    .for_each(|(o, &v)| *o = v);
-            }
+            flush_row(out_row, row_out);
         }
         r0 += rows;
     }
