@@ -1,5 +1,7 @@
 //! [`Element`]: the scalar types ndpool pools, and the type each accumulates in.
 
+use std::mem::MaybeUninit;
+
 use num_traits::{Float, Zero};
 
 mod sealed {
@@ -35,6 +37,8 @@ pub trait Element: Float + Send + Sync + std::fmt::Debug + 'static + sealed::Sea
     fn as_f32(s: &[Self]) -> Option<&[f32]>;
     /// The slice as `f32`s, for kernels with hand-written `f32` paths.
     fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]>;
+    /// The output cells as `f32` cells, for kernels with hand-written `f32` paths.
+    fn as_f32_cells(s: &mut [MaybeUninit<Self>]) -> Option<&mut [MaybeUninit<f32>]>;
 }
 
 impl Element for f32 {
@@ -71,6 +75,10 @@ impl Element for f32 {
     fn as_f32_mut(s: &mut [f32]) -> Option<&mut [f32]> {
         Some(s)
     }
+    #[inline(always)]
+    fn as_f32_cells(s: &mut [MaybeUninit<f32>]) -> Option<&mut [MaybeUninit<f32>]> {
+        Some(s)
+    }
 }
 
 impl Element for f64 {
@@ -105,6 +113,10 @@ impl Element for f64 {
     }
     #[inline(always)]
     fn as_f32_mut(_: &mut [f64]) -> Option<&mut [f32]> {
+        None
+    }
+    #[inline(always)]
+    fn as_f32_cells(_: &mut [MaybeUninit<f64>]) -> Option<&mut [MaybeUninit<f32>]> {
         None
     }
 }

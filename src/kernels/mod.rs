@@ -418,7 +418,11 @@ pub(crate) fn run_with<T: Element>(
                     jobs,
                     work,
                     || (),
-                    |_, (xs, os): (&[T], &mut [Uninit<T>])| run_global(isa, mode, size, xs, os),
+                    |_, (xs, os): (&[T], &mut [Uninit<T>])| {
+                        if mode != Mode::Avg || !global::mean_planes_simd(isa, xs, size, os) {
+                            run_global(isa, mode, size, xs, os)
+                        }
+                    },
                 );
             } else {
                 run_with(

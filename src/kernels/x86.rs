@@ -1,10 +1,12 @@
 //! Hand-written x86-64 paths for what the compiler does not vectorise well on its own:
-//! stride-2 rows, whose taps are the even and odd cells of a row.
+//! stride-2 rows, whose taps are the even and odd cells of a row, and means of short planes
+//! (global pooling of 7x7 maps), whose per-plane reduction it leaves scalar.
 //!
 //! Each function is compiled for its instruction set with `#[target_feature]`; callers
 //! check the set at run time ([`Isa`](super::isa::Isa)) before calling.
 
 use std::arch::x86_64::*;
+use std::mem::MaybeUninit;
 
 /// Starts of `lanes`-wide blocks covering `0..n` (`n >= lanes`), the last moved back to end
 /// at `n`.
@@ -97,4 +99,82 @@ pub(crate) unsafe fn fold_row_max_s2_avx2<const KW: usize>(line: &[f32], fold: &
         }
     }
     _mm256_movemask_ps(nan) != 0
+}
+
+/// `os[p]` = the mean of plane `p`, the `size` cells `xs[p * size..]`, summed in `f64`: two
+/// 8-lane accumulators over 16-cell chunks (the last chunk masked), then added across.
+///
+/// # Safety
+/// AVX-512F is available; `size >= 1` and `xs.len() >= size * os.len()`.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn mean_planes_avx512(xs: &[f32], size: usize, os: &mut [MaybeUninit<f32>]) {
+    debug_assert!(size >= 1 && xs.len() >= size * os.len());
+    let (chunks, tail) = (size / 16, size % 16);
+    let mask: __mmask16 = ((1u32 << tail) - 1) as u16;
+    let divisor = size as f64;
+    for (p, o) in os.iter_mut().enumerate() {
+        // SAFETY: plane p's cells are xs[p * size..(p + 1) * size]: the chunks read below
+        // (p + 1) * size, the masked load reads only its `tail` lanes.
+        let sum = unsafe {
+            let base = xs.as_ptr().add(p * size);
+            let (mut low, mut high) = (_mm512_setzero_pd(), _mm512_setzero_pd());
+            for c in 0..chunks {
+                let q = base.add(16 * c);
+                low = _mm512_add_pd(low, _mm512_cvtps_pd(_mm256_loadu_ps(q)));
+                high = _mm512_add_pd(high, _mm512_cvtps_pd(_mm256_loadu_ps(q.add(8))));
+            }
+            if tail > 0 {
+                let v = _mm512_castps_pd(_mm512_maskz_loadu_ps(mask, base.add(16 * chunks)));
+                let (v_low, v_high) = (_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd::<1>(v));
+                low = _mm512_add_pd(low, _mm512_cvtps_pd(_mm256_castpd_ps(v_low)));
+                high = _mm512_add_pd(high, _mm512_cvtps_pd(_mm256_castpd_ps(v_high)));
+            }
+            _mm512_reduce_add_pd(_mm512_add_pd(low, high))
+        };
+        o.write((sum / divisor) as f32);
+    }
+}
+
+/// [`mean_planes_avx512`] with AVX2: two 4-lane accumulators over 8-cell chunks.
+///
+/// # Safety
+/// AVX2 is available; `size >= 1` and `xs.len() >= size * os.len()`.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn mean_planes_avx2(xs: &[f32], size: usize, os: &mut [MaybeUninit<f32>]) {
+    debug_assert!(size >= 1 && xs.len() >= size * os.len());
+    let (chunks, tail) = (size / 8, size % 8);
+    let lane = |i: i32| if (i as usize) < tail { -1 } else { 0 };
+    let mask = _mm256_setr_epi32(
+        lane(0),
+        lane(1),
+        lane(2),
+        lane(3),
+        lane(4),
+        lane(5),
+        lane(6),
+        lane(7),
+    );
+    let divisor = size as f64;
+    for (p, o) in os.iter_mut().enumerate() {
+        // SAFETY: as for the AVX-512 version, with 8-cell chunks; the masked load reads
+        // only its `tail` lanes.
+        let sum = unsafe {
+            let base = xs.as_ptr().add(p * size);
+            let (mut low, mut high) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+            for c in 0..chunks {
+                let q = base.add(8 * c);
+                low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm_loadu_ps(q)));
+                high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm_loadu_ps(q.add(4))));
+            }
+            if tail > 0 {
+                let v = _mm256_maskload_ps(base.add(8 * chunks), mask);
+                low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+                high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)));
+            }
+            let s = _mm256_add_pd(low, high);
+            let s = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd::<1>(s));
+            _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)))
+        };
+        o.write((sum / divisor) as f32);
+    }
 }
