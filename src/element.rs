@@ -39,6 +39,8 @@ pub trait Element: Float + Send + Sync + std::fmt::Debug + 'static + sealed::Sea
     fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]>;
     /// The output cells as `f32` cells, for kernels with hand-written `f32` paths.
     fn as_f32_cells(s: &mut [MaybeUninit<Self>]) -> Option<&mut [MaybeUninit<f32>]>;
+    /// Accumulators as `f64`s, for hand-written paths that accumulate in `f64`.
+    fn acc_as_f64_mut(s: &mut [Self::Acc]) -> Option<&mut [f64]>;
 }
 
 impl Element for f32 {
@@ -77,6 +79,10 @@ impl Element for f32 {
     }
     #[inline(always)]
     fn as_f32_cells(s: &mut [MaybeUninit<f32>]) -> Option<&mut [MaybeUninit<f32>]> {
+        Some(s)
+    }
+    #[inline(always)]
+    fn acc_as_f64_mut(s: &mut [f64]) -> Option<&mut [f64]> {
         Some(s)
     }
 }
@@ -118,6 +124,10 @@ impl Element for f64 {
     #[inline(always)]
     fn as_f32_cells(_: &mut [MaybeUninit<f64>]) -> Option<&mut [MaybeUninit<f32>]> {
         None
+    }
+    #[inline(always)]
+    fn acc_as_f64_mut(s: &mut [f64]) -> Option<&mut [f64]> {
+        Some(s)
     }
 }
 

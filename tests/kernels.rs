@@ -161,7 +161,28 @@ proptest! {
             // Values far apart in magnitude: running sums are not exact, so they are not used.
             x.iter_mut().enumerate().filter(|(i, _)| i % 7 == 0).for_each(|(_, v)| *v *= 1.0e12);
         }
-        if reference::pool2d(&x.view(), &spec).is_some() { check(&x, &spec, Kernel::SumSeparable); }
+        let want = if k.0 <= 4 && k.1 <= 4 { Kernel::SumRows } else { Kernel::SumSeparable };
+        if reference::pool2d(&x.view(), &spec).is_some() { check(&x, &spec, want); }
+    }
+
+    /// The small-window average: window sides 1-4, rows across the 16- and 8-lane blocks,
+    /// paddings and ceil-mode overhangs on both sides, both element types.
+    #[test]
+    fn sum_rows_kernel(
+        k in (1usize..5, 1usize..5), sh in 1usize..4, pad in (0usize..3, 0usize..3),
+        cip in any::<bool>(), ceil in any::<bool>(), divisor in prop::option::of(1usize..20),
+        planes in 1usize..3, h in 1usize..24, w in 1usize..60, seed in any::<u64>(),
+        specials in any::<bool>(), double in any::<bool>(),
+    ) {
+        let mut spec = PoolSpec::avg(k).stride((sh, 1)).padding(pad).count_include_pad(cip).ceil_mode(ceil);
+        if let Some(d) = divisor { spec = spec.divisor_override(d); }
+        if double {
+            let x = input::<f64>(&[planes, h, w], seed, specials, true);
+            if reference::pool2d(&x.view(), &spec).is_some() { check(&x, &spec, Kernel::SumRows); }
+        } else {
+            let x = input::<f32>(&[planes, h, w], seed, specials, true);
+            if reference::pool2d(&x.view(), &spec).is_some() { check(&x, &spec, Kernel::SumRows); }
+        }
     }
 
     /// Channels-last blocks, channel counts around the channel block.
@@ -229,11 +250,18 @@ fn row_kernels_on_reversed_and_sliced_views() {
             Kernel::Rows { stride: 2 },
         ),
         (
-            PoolSpec::avg(4)
+            PoolSpec::avg(5)
                 .stride((1, 1))
                 .padding(2)
                 .count_include_pad(false),
             Kernel::SumSeparable,
+        ),
+        (
+            PoolSpec::avg(3)
+                .stride((2, 1))
+                .padding(1)
+                .count_include_pad(false),
+            Kernel::SumRows,
         ),
         (PoolSpec::max(2).stride(1), max_rows(2, 1, 1)),
     ];
@@ -309,7 +337,7 @@ fn named_shapes_dispatch() {
         .count_include_pad(false);
     assert_eq!(
         ndpool::pool2d_kernel(&shape([1, 192, 28, 28]), &inception).unwrap(),
-        Kernel::SumSeparable
+        Kernel::SumRows
     );
     assert_eq!(
         ndpool::adaptive_pool2d_kernel(

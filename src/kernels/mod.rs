@@ -27,7 +27,7 @@ use self::channels_last::{pool_channels_last, Block};
 use self::isa::{current_isa, multiversion, Isa};
 use self::reduce::{MaxOp, Reduce, SumOp};
 use self::rows::{full_columns, max_rows, pool_rows, Plane};
-use self::sums::sum_separable;
+use self::sums::{sum_rows, sum_separable, SUM_ROWS_MAX};
 use crate::element::Element;
 use crate::plan::Plan;
 use crate::spec::{Layout, Mode};
@@ -58,6 +58,9 @@ pub enum Kernel {
     /// Channels-first separable average: column sums (running where exact) and window sums
     /// by doubling; `O(log k)` per output.
     SumSeparable,
+    /// Channels-first average of small windows (sides up to 4, horizontal stride 1): each
+    /// output row sums its window's rows down, then its columns across, in registers.
+    SumRows,
     /// Channels-last: whole runs of contiguous channels per tap.
     ChannelsLast,
     /// Global pooling as one reduction per contiguous plane.
@@ -81,6 +84,7 @@ impl std::fmt::Display for Kernel {
                 write!(f, "max_rows_w{}_s{}", any(width), any(stride))
             }
             Kernel::SumSeparable => f.write_str("sum_separable"),
+            Kernel::SumRows => f.write_str("sum_rows"),
             Kernel::ChannelsLast => f.write_str("channels_last"),
             Kernel::GlobalReduce => f.write_str("global_reduce"),
         }
@@ -175,12 +179,10 @@ pub(crate) fn select<T>(
     // the scale of the row.
     let modest_padding = cols.pad_begin.saturating_add(cols.pad_end)
         <= cols.input.saturating_mul(4).saturating_add(64);
-    if plan.mode == Mode::Avg
-        && undilated
-        && cols.stride == 1
-        && rows.kernel.saturating_mul(cols.kernel) >= 4
-        && modest_padding
-    {
+    if plan.mode == Mode::Avg && undilated && cols.stride == 1 && modest_padding {
+        if rows.kernel <= SUM_ROWS_MAX && cols.kernel <= SUM_ROWS_MAX {
+            return Kernel::SumRows;
+        }
         return Kernel::SumSeparable;
     }
     if plan.mode == Mode::Max {
@@ -286,6 +288,17 @@ pub(crate) struct Scratch<T: Element> {
     pub tags: Vec<usize>,
     /// An output row, for outputs whose rows are not contiguous.
     pub row: Vec<Uninit<T>>,
+    /// Rows of reciprocal divisors by row factor.
+    pub scales: Scales<T::Acc>,
+}
+
+/// Rows of reciprocal divisors, `rows[i * outputs..]` for the row factor `factors[i]`:
+/// computed once per call, not once per plane.
+pub(crate) struct Scales<A> {
+    /// The row factors met so far.
+    pub factors: Vec<f64>,
+    /// One row of reciprocal divisors per factor.
+    pub rows: Vec<A>,
 }
 
 impl<T: Element> Scratch<T> {
@@ -295,6 +308,10 @@ impl<T: Element> Scratch<T> {
             elems: Vec::new(),
             tags: Vec::new(),
             row: Vec::new(),
+            scales: Scales {
+                factors: Vec::new(),
+                rows: Vec::new(),
+            },
         }
     }
 }
@@ -463,7 +480,11 @@ pub(crate) fn run_with<T: Element>(
                 },
             );
         }
-        Kernel::Generic | Kernel::Rows { .. } | Kernel::MaxRows { .. } | Kernel::SumSeparable => {
+        Kernel::Generic
+        | Kernel::Rows { .. }
+        | Kernel::MaxRows { .. }
+        | Kernel::SumSeparable
+        | Kernel::SumRows => {
             let mut xp = Vec::new();
             split::<T, Ix2>(spatial_last(x, layout), &mut xp);
             let mut op = Vec::new();
@@ -549,6 +570,9 @@ fn run_plane<T: Element>(
         (Kernel::Rows { stride }, Mode::Avg) => rows_exact(isa, SumOp, stride, &job, out, scratch),
         (Kernel::SumSeparable, Mode::Avg) => {
             run_kernel(isa, SumSeparable, &job, out, scratch);
+        }
+        (Kernel::SumRows, Mode::Avg) => {
+            run_kernel(isa, SumRows, &job, out, scratch);
         }
         _ => generic::pool_plane(plan, x, out, indices, oh0),
     }
@@ -649,6 +673,22 @@ impl<T: Element> PlaneKernel<T> for SumSeparable {
     ) -> bool {
         // SAFETY: the trait's contract.
         unsafe { sum_separable(job.plan, job.x, out, job.oh0, scratch) };
+        true
+    }
+}
+
+#[derive(Clone, Copy)]
+struct SumRows;
+impl<T: Element> PlaneKernel<T> for SumRows {
+    #[inline(always)]
+    unsafe fn run(
+        self,
+        job: &PlaneJob<T>,
+        out: ArrayViewMut2<Uninit<T>>,
+        scratch: &mut Scratch<T>,
+    ) -> bool {
+        // SAFETY: the trait's contract.
+        unsafe { sum_rows(job.isa, job.plan, job.x, out, job.oh0, scratch) };
         true
     }
 }

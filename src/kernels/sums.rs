@@ -4,10 +4,15 @@
 //! multiplication by the reciprocal of the divisor. Every output is a fixed tree of
 //! additions of its own cells, so no cancellation between windows can creep in.
 
+use std::mem::MaybeUninit;
+
 use ndarray::{s, ArrayViewMut2};
 use num_traits::{Float, One, Zero};
 
+use super::isa::Isa;
 use super::rows::Plane;
+#[cfg(target_arch = "x86_64")]
+use super::x86;
 use super::{flush_row, row_cells, Scratch, Uninit};
 use crate::element::Element;
 use crate::plan::{Divisor, Plan, Window};
@@ -153,6 +158,201 @@ pub(crate) unsafe fn sum_separable<T: Element>(
         }
         r0 += rows;
     }
+}
+
+/// Largest window side [`sum_rows`] takes: its cost grows with the window, the doubling
+/// of [`sum_separable`] does not.
+pub(crate) const SUM_ROWS_MAX: usize = 4;
+
+/// Outputs summed together in registers.
+const BLOCK: usize = 16;
+
+/// Starts of `BLOCK`-wide blocks covering `0..n` (`n >= BLOCK`), the last one moved back to
+/// end at `n` (recomputing a few cells, with the same result).
+#[inline(always)]
+fn block_starts(n: usize) -> impl Iterator<Item = usize> {
+    (0..n / BLOCK)
+        .map(|b| b * BLOCK)
+        .chain((!n.is_multiple_of(BLOCK)).then(|| n - BLOCK))
+}
+
+/// The first `BLOCK` cells of `s` (one bounds check for the whole block).
+#[inline(always)]
+fn block<A>(s: &[A]) -> &[A; BLOCK] {
+    s[..BLOCK].try_into().expect("BLOCK cells")
+}
+
+/// [`block`], mutable.
+#[inline(always)]
+fn block_mut<A>(s: &mut [A]) -> &mut [A; BLOCK] {
+    (&mut s[..BLOCK]).try_into().expect("BLOCK cells")
+}
+
+/// `acc[i] += v[i]` in the accumulator type.
+#[inline(always)]
+fn add_cells<T: Element>(acc: &mut [T::Acc; BLOCK], v: &[T; BLOCK]) {
+    for i in 0..BLOCK {
+        acc[i] = acc[i] + v[i].to_acc();
+    }
+}
+
+/// `acc[i] += v[i]`.
+#[inline(always)]
+fn add_sums<A: Float>(acc: &mut [A; BLOCK], v: &[A; BLOCK]) {
+    for i in 0..BLOCK {
+        acc[i] = acc[i] + v[i];
+    }
+}
+
+/// Averages over small windows (sides up to [`SUM_ROWS_MAX`], dilation 1, horizontal
+/// stride 1), one output row at a time: the window's input rows are summed down into a
+/// zero-padded row, then `kw` neighbours of it across, each in blocks of cells kept in
+/// registers; one multiplication by the reciprocal divisor. `O(kh + kw)` per output with
+/// no pass over a whole buffer: what the small planes of Inception-style 3x3 layers need.
+///
+/// # Safety
+/// As for [`sum_separable`].
+#[inline(always)]
+pub(crate) unsafe fn sum_rows<T: Element>(
+    isa: Isa,
+    plan: &Plan,
+    x: Plane<T>,
+    mut out: ArrayViewMut2<Uninit<T>>,
+    oh0: usize,
+    scratch: &mut Scratch<T>,
+) {
+    let Some(g) = plan.cols.geometry else {
+        return;
+    };
+    let (width, kw, outputs) = (x.cols, g.kernel, g.output);
+    let zero = T::Acc::zero();
+    let len = (g.pad_begin + width + g.pad_end).max(outputs + kw - 1);
+    // The padding cells of `down` stay zero: only the plane's columns are written.
+    scratch.acc.clear();
+    scratch.acc.resize(len, zero);
+    let down = &mut scratch.acc[..];
+    // Reciprocal divisors, one row per row factor met (the plan is the call's, so they
+    // hold for every plane the scratch serves).
+    let scales = &mut scratch.scales;
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = isa;
+    for (i, mut out_row) in out.rows_mut().into_iter().enumerate() {
+        let row = plan.rows.windows[oh0 + i];
+        let factor = row_factor(plan.divisor, &row);
+        let index = match scales.factors.iter().position(|&f| f == factor) {
+            Some(index) => index,
+            None => {
+                let f = T::acc_from_f64(factor);
+                scales.rows.extend(plan.cols.windows.iter().map(|w| {
+                    T::Acc::one() / (f * T::acc_from_f64(column_factor(plan.divisor, w)))
+                }));
+                scales.factors.push(factor);
+                scales.factors.len() - 1
+            }
+        };
+        let scale = &mut scales.rows[index * outputs..(index + 1) * outputs];
+        #[cfg(target_arch = "x86_64")]
+        {
+            let o = row_cells(&mut out_row, &mut scratch.row);
+            // SAFETY: a window's rows lie inside the plane, and at most SUM_ROWS_MAX of
+            // them, as many columns (the kernel's contract).
+            if unsafe { sum_row_x86(isa, plan, x, &row, g.pad_begin, kw, scale, o) } {
+                flush_row(out_row, &scratch.row);
+                continue;
+            }
+        }
+        // SAFETY: a window's rows lie inside the plane.
+        let line = |t: usize| unsafe { x.line(row.first + t * plan.rows.step) };
+        let cells = &mut down[g.pad_begin..g.pad_begin + width];
+        if width < BLOCK {
+            for (c, cell) in cells.iter_mut().enumerate() {
+                *cell = (0..row.taps).fold(zero, |a, t| a + line(t)[c].to_acc());
+            }
+        } else {
+            for c0 in block_starts(width) {
+                let mut acc = [zero; BLOCK];
+                for t in 0..row.taps {
+                    add_cells(&mut acc, block(&line(t)[c0..]));
+                }
+                *block_mut(&mut cells[c0..]) = acc;
+            }
+        }
+        let o = row_cells(&mut out_row, &mut scratch.row);
+        if outputs < BLOCK {
+            for (ow, o) in o.iter_mut().enumerate() {
+                let sum = down[ow..ow + kw].iter().fold(zero, |a, &v| a + v);
+                o.write(T::from_acc(sum * scale[ow]));
+            }
+        } else {
+            for o0 in block_starts(outputs) {
+                let mut acc = *block(&down[o0..]);
+                for j in 1..kw {
+                    add_sums(&mut acc, block(&down[o0 + j..]));
+                }
+                let q = block(&scale[o0..]);
+                // Whole-block stores: cell by cell, the conversions stay scalar.
+                *block_mut(&mut o[o0..]) =
+                    std::array::from_fn(|i| MaybeUninit::new(T::from_acc(acc[i] * q[i])));
+            }
+        }
+        flush_row(out_row, &scratch.row);
+    }
+}
+
+/// One row of [`sum_rows`] by a hand-written `f32` path, when one applies: whether it ran.
+///
+/// # Safety
+/// `row`'s taps lie inside `x` and number at most [`SUM_ROWS_MAX`]; `1 <= kw <=
+/// SUM_ROWS_MAX`; `scale` holds `o.len()` cells.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn sum_row_x86<T: Element>(
+    isa: Isa,
+    plan: &Plan,
+    x: Plane<T>,
+    row: &Window,
+    pad: usize,
+    kw: usize,
+    scale: &mut [T::Acc],
+    o: &mut [Uninit<T>],
+) -> bool {
+    if isa == Isa::Baseline {
+        return false;
+    }
+    let (Some(o), Some(scale)) = (T::as_f32_cells(o), T::acc_as_f64_mut(scale)) else {
+        return false;
+    };
+    let mut lines = [std::ptr::null::<f32>(); SUM_ROWS_MAX];
+    for (t, line) in lines.iter_mut().enumerate().take(row.taps) {
+        // SAFETY: the window's rows lie inside the plane.
+        let cells = unsafe { x.line(row.first + t * plan.rows.step) };
+        let Some(cells) = T::as_f32(cells) else {
+            return false;
+        };
+        *line = cells.as_ptr();
+    }
+    let lines = &lines[..row.taps.min(SUM_ROWS_MAX)];
+    let (width, outputs, out) = (x.cols, o.len(), o.as_mut_ptr().cast::<f32>());
+    macro_rules! row {
+        ($path:ident) => {
+            // SAFETY: the set was detected on this CPU (`Isa::available`); lines, scale and
+            // output are as the paths require (this function's contract).
+            unsafe {
+                match kw {
+                    1 => x86::$path::<1>(lines, width, pad, scale, out, outputs),
+                    2 => x86::$path::<2>(lines, width, pad, scale, out, outputs),
+                    3 => x86::$path::<3>(lines, width, pad, scale, out, outputs),
+                    _ => x86::$path::<4>(lines, width, pad, scale, out, outputs),
+                }
+            }
+        };
+    }
+    match isa {
+        Isa::Avx512 => row!(sum_row_avx512),
+        _ => row!(sum_row_avx2),
+    }
+    true
 }
 
 /// The divisor's factor from a row window (the whole divisor when it is fixed).

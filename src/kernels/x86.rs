@@ -1,6 +1,7 @@
 //! Hand-written x86-64 paths for what the compiler does not vectorise well on its own:
 //! stride-2 rows, whose taps are the even and odd cells of a row, and means of short planes
-//! (global pooling of 7x7 maps), whose per-plane reduction it leaves scalar.
+//! (global pooling of 7x7 maps), whose per-plane reduction it leaves scalar, and the short
+//! rows of small-window averages, where its bounds checks and tails cost more than the sums.
 //!
 //! Each function is compiled for its instruction set with `#[target_feature]`; callers
 //! check the set at run time ([`Isa`](super::isa::Isa)) before calling.
@@ -176,5 +177,193 @@ pub(crate) unsafe fn mean_planes_avx2(xs: &[f32], size: usize, os: &mut [MaybeUn
             _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)))
         };
         o.write((sum / divisor) as f32);
+    }
+}
+
+/// One output row of a small-window average ([`sum_rows`](super::sums::sum_rows)):
+/// `out[o] = (p[o] + .. + p[o + KW - 1]) * scale[o]` for `o < outputs`, where `p[c]` is the
+/// sum down the `lines` (the window's input rows, `width` cells each) of column `c - pad`
+/// in `f64`, zero outside the row. Blocks of `p` stay in registers and the window's
+/// shifted copies of them come from lane rotations: stored and reloaded one cell off, they
+/// would stall on store forwarding every block.
+///
+/// # Safety
+/// AVX-512F is available; `lines` is non-empty and each points to `width` readable cells;
+/// `scale.len() >= outputs`; `out` is valid for `outputs` writes; `1 <= KW <= 8`.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn sum_row_avx512<const KW: usize>(
+    lines: &[*const f32],
+    width: usize,
+    pad: usize,
+    scale: &[f64],
+    out: *mut f32,
+    outputs: usize,
+) {
+    debug_assert!(!lines.is_empty() && scale.len() >= outputs && (1..=8).contains(&KW));
+    let lanes = |lo: usize, hi: usize| -> __mmask16 {
+        if lo >= hi {
+            0
+        } else {
+            (((1u32 << (hi - lo)) - 1) << lo) as u16
+        }
+    };
+    // Block k of p: cells 16k..16k + 16, the (low, high) halves of the column sums of input
+    // columns 16k - pad ...
+    let column_sums = |k: usize| {
+        let first = (16 * k) as isize - pad as isize;
+        let lo = (-first).clamp(0, 16) as usize;
+        let hi = (width as isize - first).clamp(0, 16) as usize;
+        let m = lanes(lo, hi);
+        let (mut low, mut high) = (_mm512_setzero_pd(), _mm512_setzero_pd());
+        if m != 0 {
+            for &line in lines {
+                // SAFETY: lanes lo..hi read columns first + lo..first + hi, inside
+                // 0..width; masked-off lanes are not read (nor fault).
+                let v = unsafe { _mm512_maskz_loadu_ps(m, line.wrapping_offset(first)) };
+                let v = _mm512_castps_pd(v);
+                low = _mm512_add_pd(
+                    low,
+                    _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_castpd512_pd256(v))),
+                );
+                high = _mm512_add_pd(
+                    high,
+                    _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(v))),
+                );
+            }
+        }
+        (low, high)
+    };
+    // p[o + j .. o + j + 8] from the blocks a = p[o..o + 8] and b = p[o + 8..o + 16].
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    fn window(a: __m512d, b: __m512d, kw: usize) -> __m512d {
+        let (a, b) = (_mm512_castpd_si512(a), _mm512_castpd_si512(b));
+        let mut sum = _mm512_castsi512_pd(a);
+        if kw > 1 {
+            sum = _mm512_add_pd(sum, _mm512_castsi512_pd(_mm512_alignr_epi64::<1>(b, a)));
+        }
+        if kw > 2 {
+            sum = _mm512_add_pd(sum, _mm512_castsi512_pd(_mm512_alignr_epi64::<2>(b, a)));
+        }
+        if kw > 3 {
+            sum = _mm512_add_pd(sum, _mm512_castsi512_pd(_mm512_alignr_epi64::<3>(b, a)));
+        }
+        if kw > 4 {
+            sum = _mm512_add_pd(sum, _mm512_castsi512_pd(_mm512_alignr_epi64::<4>(b, a)));
+        }
+        if kw > 5 {
+            sum = _mm512_add_pd(sum, _mm512_castsi512_pd(_mm512_alignr_epi64::<5>(b, a)));
+        }
+        if kw > 6 {
+            sum = _mm512_add_pd(sum, _mm512_castsi512_pd(_mm512_alignr_epi64::<6>(b, a)));
+        }
+        if kw > 7 {
+            sum = _mm512_add_pd(sum, _mm512_castsi512_pd(_mm512_alignr_epi64::<7>(b, a)));
+        }
+        sum
+    }
+    let mut current = column_sums(0);
+    let mut k = 0;
+    while 16 * k < outputs {
+        let next = column_sums(k + 1);
+        let low = window(current.0, current.1, KW);
+        let high = window(current.1, next.0, KW);
+        let o = 16 * k;
+        let n = (outputs - o).min(16);
+        // SAFETY: lanes below n read scale[o..o + n] and write outputs o..o + n, inside
+        // their lengths; masked-off lanes are neither read nor written.
+        unsafe {
+            let q = scale.as_ptr().add(o);
+            let low = _mm512_mul_pd(low, _mm512_maskz_loadu_pd(lanes(0, n.min(8)) as u8, q));
+            let high = _mm512_mul_pd(
+                high,
+                _mm512_maskz_loadu_pd((lanes(0, n) >> 8) as u8, q.add(8)),
+            );
+            let both = _mm512_insertf64x4::<1>(
+                _mm512_castpd256_pd512(_mm256_castps_pd(_mm512_cvtpd_ps(low))),
+                _mm256_castps_pd(_mm512_cvtpd_ps(high)),
+            );
+            _mm512_mask_storeu_ps(out.add(o), lanes(0, n), _mm512_castpd_ps(both));
+        }
+        current = next;
+        k += 1;
+    }
+}
+
+/// [`sum_row_avx512`] with AVX2: blocks of 8 cells, windows shifted by lane permutes.
+///
+/// # Safety
+/// As for [`sum_row_avx512`], with AVX2 available and `1 <= KW <= 4`.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn sum_row_avx2<const KW: usize>(
+    lines: &[*const f32],
+    width: usize,
+    pad: usize,
+    scale: &[f64],
+    out: *mut f32,
+    outputs: usize,
+) {
+    debug_assert!(!lines.is_empty() && scale.len() >= outputs && (1..=4).contains(&KW));
+    // Lane i is set when lo <= i < hi.
+    let lanes = |lo: usize, hi: usize| {
+        let index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+        let above = _mm256_cmpgt_epi32(index, _mm256_set1_epi32(lo as i32 - 1));
+        let below = _mm256_cmpgt_epi32(_mm256_set1_epi32(hi as i32), index);
+        _mm256_and_si256(above, below)
+    };
+    let widen = |m: __m128i| _mm256_cvtepi32_epi64(m);
+    let column_sums = |k: usize| {
+        let first = (8 * k) as isize - pad as isize;
+        let lo = (-first).clamp(0, 8) as usize;
+        let hi = (width as isize - first).clamp(0, 8) as usize;
+        let (mut low, mut high) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+        if lo < hi {
+            let m = lanes(lo, hi);
+            for &line in lines {
+                // SAFETY: as for the AVX-512 version: only lanes lo..hi are read.
+                let v = unsafe { _mm256_maskload_ps(line.wrapping_offset(first), m) };
+                low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+                high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)));
+            }
+        }
+        (low, high)
+    };
+    // p[o + j .. o + j + 4] from a = p[o..o + 4] and b = p[o + 4..o + 8].
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn window(a: __m256d, b: __m256d, kw: usize) -> __m256d {
+        let middle = _mm256_permute2f128_pd::<0x21>(a, b);
+        let mut sum = a;
+        if kw > 1 {
+            sum = _mm256_add_pd(sum, _mm256_shuffle_pd::<0b0101>(a, middle));
+        }
+        if kw > 2 {
+            sum = _mm256_add_pd(sum, middle);
+        }
+        if kw > 3 {
+            sum = _mm256_add_pd(sum, _mm256_shuffle_pd::<0b0101>(middle, b));
+        }
+        sum
+    }
+    let mut current = column_sums(0);
+    let mut k = 0;
+    while 8 * k < outputs {
+        let next = column_sums(k + 1);
+        let low = window(current.0, current.1, KW);
+        let high = window(current.1, next.0, KW);
+        let o = 8 * k;
+        let n = (outputs - o).min(8);
+        let m = lanes(0, n);
+        // SAFETY: lanes below n read scale[o..o + n] and write outputs o..o + n.
+        unsafe {
+            let q = scale.as_ptr().add(o);
+            let q_low = _mm256_maskload_pd(q, widen(_mm256_castsi256_si128(m)));
+            let q_high = _mm256_maskload_pd(q.add(4), widen(_mm256_extracti128_si256::<1>(m)));
+            let low = _mm256_cvtpd_ps(_mm256_mul_pd(low, q_low));
+            let high = _mm256_cvtpd_ps(_mm256_mul_pd(high, q_high));
+            _mm256_maskstore_ps(out.add(o), m, _mm256_set_m128(high, low));
+        }
+        current = next;
+        k += 1;
     }
 }
