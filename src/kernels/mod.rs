@@ -672,7 +672,7 @@ impl<T: Element> PlaneKernel<T> for SumSeparable {
         scratch: &mut Scratch<T>,
     ) -> bool {
         // SAFETY: the trait's contract.
-        unsafe { sum_separable(job.plan, job.x, out, job.oh0, scratch) };
+        unsafe { sum_separable(job.isa, job.plan, job.x, out, job.oh0, scratch) };
         true
     }
 }

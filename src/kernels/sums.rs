@@ -28,6 +28,7 @@ use crate::plan::{Divisor, Plan, Window};
 /// and dilation 1 on both axes.
 #[inline(always)]
 pub(crate) unsafe fn sum_separable<T: Element>(
+    isa: Isa,
     plan: &Plan,
     x: Plane<T>,
     mut out: ArrayViewMut2<Uninit<T>>,
@@ -44,6 +45,13 @@ pub(crate) unsafe fn sum_separable<T: Element>(
     // Tall windows keep their column sums running (an add and a subtract per cell and
     // output row) when that is exact; the others sum each chunk's rows by doubling.
     let running = kh > 4 && sh < kh && running_sums_exact(plan, x);
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: as for this function; the sums are exact.
+    if running && unsafe { sum_running_x86(isa, plan, x, out.view_mut(), oh0, scratch) } {
+        return;
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = isa;
     // Output rows per chunk: about 64 KiB of padded rows, a few windows' worth when the
     // chunk's rows are summed afresh; 16 KiB when running.
     let chunk = if running {
@@ -58,7 +66,7 @@ pub(crate) unsafe fn sum_separable<T: Element>(
     scratch.acc.resize(need.max(scratch.acc.len()), zero);
     let (run, rest) = scratch.acc[..need].split_at_mut(stride);
     run.fill(zero);
-    let (mut run_lo, mut run_hi) = (0usize, 0usize);
+    let mut running_rows = RunningRows::default();
     let (padded, rest) = rest.split_at_mut(in_rows * stride);
     let (vert, rest) = rest.split_at_mut(in_rows * stride);
     let (pow, rest) = rest.split_at_mut(in_rows * stride);
@@ -78,26 +86,9 @@ pub(crate) unsafe fn sum_separable<T: Element>(
         let used = (rows - 1) * sh + kh;
         let vlen = ((rows - 1) * sh + 1) * stride;
         if running {
-            // Padded row p is input row p - pad_begin.
-            let line = |p: usize| p.checked_sub(rg.pad_begin).filter(|&h| h < x.rows);
             for i in 0..rows {
-                let lo = (oh0 + r0 + i) * sh;
                 let cols = &mut run[g.pad_begin..g.pad_begin + width];
-                if r0 + i == 0 || lo >= run_hi {
-                    cols.fill(zero);
-                    (run_lo, run_hi) = (lo, lo);
-                }
-                let leaving = (run_lo..lo).filter_map(line).map(|h| (h, -T::Acc::one()));
-                let entering = (run_hi..lo + kh)
-                    .filter_map(line)
-                    .map(|h| (h, T::Acc::one()));
-                for (h, sign) in leaving.chain(entering) {
-                    // SAFETY: h < rows. Adding and subtracting a cell are both exact here.
-                    for (c, &v) in cols.iter_mut().zip(unsafe { x.line(h) }) {
-                        *c = *c + sign * v.to_acc();
-                    }
-                }
-                (run_lo, run_hi) = (lo, lo + kh);
+                running_rows.advance(cols, x, (oh0 + r0 + i) * sh, kh, rg.pad_begin);
                 vert[i * sh * stride..(i * sh + 1) * stride].copy_from_slice(run);
             }
         }
@@ -239,18 +230,7 @@ pub(crate) unsafe fn sum_rows<T: Element>(
     for (i, mut out_row) in out.rows_mut().into_iter().enumerate() {
         let row = plan.rows.windows[oh0 + i];
         let factor = row_factor(plan.divisor, &row);
-        let index = match scales.factors.iter().position(|&f| f == factor) {
-            Some(index) => index,
-            None => {
-                let f = T::acc_from_f64(factor);
-                scales.rows.extend(plan.cols.windows.iter().map(|w| {
-                    T::Acc::one() / (f * T::acc_from_f64(column_factor(plan.divisor, w)))
-                }));
-                scales.factors.push(factor);
-                scales.factors.len() - 1
-            }
-        };
-        let scale = &mut scales.rows[index * outputs..(index + 1) * outputs];
+        let scale = scale_row(scales, plan, factor);
         #[cfg(target_arch = "x86_64")]
         {
             let o = row_cells(&mut out_row, &mut scratch.row);
@@ -353,6 +333,148 @@ unsafe fn sum_row_x86<T: Element>(
         _ => row!(sum_row_avx2),
     }
     true
+}
+
+/// Column sums over the rows of a window, moved from one output row's window to the next
+/// by adding the rows that enter and subtracting those that leave.
+#[derive(Default)]
+struct RunningRows {
+    /// Padded rows `lo..hi` are summed (padded row `p` is input row `p - pad`).
+    lo: usize,
+    hi: usize,
+    started: bool,
+}
+
+impl RunningRows {
+    /// Moves the sums in `cols` (one per plane column) to padded rows `lo..lo + kh`.
+    ///
+    /// # Safety
+    /// None beyond `cols.len() == x.cols`; exact only when the plane passed the exactness
+    /// check.
+    #[inline(always)]
+    fn advance<T: Element>(
+        &mut self,
+        cols: &mut [T::Acc],
+        x: Plane<T>,
+        lo: usize,
+        kh: usize,
+        pad: usize,
+    ) {
+        let line = |p: usize| p.checked_sub(pad).filter(|&h| h < x.rows);
+        if !self.started || lo >= self.hi {
+            cols.fill(T::Acc::zero());
+            (self.lo, self.hi, self.started) = (lo, lo, true);
+        }
+        let mut leaving = (self.lo..lo).filter_map(line);
+        let mut entering = (self.hi..lo + kh).filter_map(line);
+        // Adding, subtracting, and the difference of two cells are all exact here; a row
+        // entering and a row leaving (the usual step) go in one pass.
+        loop {
+            match (entering.next(), leaving.next()) {
+                (Some(e), Some(l)) => {
+                    // SAFETY: e, l < rows.
+                    let (e, l) = unsafe { (x.line(e), x.line(l)) };
+                    for ((c, &a), &b) in cols.iter_mut().zip(e).zip(l) {
+                        *c = *c + (a.to_acc() - b.to_acc());
+                    }
+                }
+                (Some(h), None) => {
+                    // SAFETY: h < rows.
+                    for (c, &v) in cols.iter_mut().zip(unsafe { x.line(h) }) {
+                        *c = *c + v.to_acc();
+                    }
+                }
+                (None, Some(h)) => {
+                    // SAFETY: h < rows.
+                    for (c, &v) in cols.iter_mut().zip(unsafe { x.line(h) }) {
+                        *c = *c - v.to_acc();
+                    }
+                }
+                (None, None) => break,
+            }
+        }
+        (self.lo, self.hi) = (lo, lo + kh);
+    }
+}
+
+/// [`sum_separable`] with running sums both ways, by the hand-written `f32` paths when one
+/// applies: the column sums move down a row at a time, and each output row's window sums
+/// run across it ([`x86::running_window_sums_avx512`]), straight into the output. Whether
+/// it ran.
+///
+/// # Safety
+/// As for [`sum_separable`], and every partial sum involved is exact.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+unsafe fn sum_running_x86<T: Element>(
+    isa: Isa,
+    plan: &Plan,
+    x: Plane<T>,
+    mut out: ArrayViewMut2<Uninit<T>>,
+    oh0: usize,
+    scratch: &mut Scratch<T>,
+) -> bool {
+    let (Some(g), Some(rg)) = (plan.cols.geometry, plan.rows.geometry) else {
+        return false;
+    };
+    if isa == Isa::Baseline || T::as_f32(&[]).is_none() {
+        return false;
+    }
+    let (width, kh, kw, outputs) = (x.cols, rg.kernel, g.kernel, g.output);
+    let stride = (g.pad_begin + width + g.pad_end).max(outputs + kw - 1);
+    scratch.acc.clear();
+    scratch.acc.resize(stride, T::Acc::zero());
+    let mut running_rows = RunningRows::default();
+    for (i, mut out_row) in out.rows_mut().into_iter().enumerate() {
+        let row = plan.rows.windows[oh0 + i];
+        let scale = scale_row(&mut scratch.scales, plan, row_factor(plan.divisor, &row));
+        let cols = &mut scratch.acc[g.pad_begin..g.pad_begin + width];
+        running_rows.advance(cols, x, (oh0 + i) * rg.stride, kh, rg.pad_begin);
+        let o = row_cells(&mut out_row, &mut scratch.row);
+        let (Some(o), Some(run), Some(scale)) = (
+            T::as_f32_cells(o),
+            T::acc_as_f64_mut(&mut scratch.acc),
+            T::acc_as_f64_mut(scale),
+        ) else {
+            return false;
+        };
+        let out = o.as_mut_ptr().cast::<f32>();
+        // SAFETY: the set was detected on this CPU (`Isa::available`; AVX-512F comes with
+        // AVX2 there); `run` holds `stride >= outputs + kw - 1` cells, `scale` `outputs`,
+        // and `o` is the row's `outputs` cells; the sums are exact (this function's
+        // contract).
+        unsafe {
+            match isa {
+                Isa::Avx512 => x86::running_window_sums_avx512(run, kw, scale, out, outputs),
+                _ => x86::running_window_sums_avx2(run, kw, scale, out, outputs),
+            }
+        }
+        flush_row(out_row, &scratch.row);
+    }
+    true
+}
+
+/// The row of reciprocal divisors for `factor` (the divisor's factor from a row window),
+/// computed on first use.
+#[inline(always)]
+fn scale_row<'s, A: Float>(
+    scales: &'s mut super::Scales<A>,
+    plan: &Plan,
+    factor: f64,
+) -> &'s mut [A] {
+    let outputs = plan.cols.windows.len();
+    let index = match scales.factors.iter().position(|&f| f == factor) {
+        Some(index) => index,
+        None => {
+            let f = A::from(factor).unwrap_or_else(A::nan);
+            scales.rows.extend(plan.cols.windows.iter().map(|w| {
+                A::one() / (f * A::from(column_factor(plan.divisor, w)).unwrap_or_else(A::nan))
+            }));
+            scales.factors.push(factor);
+            scales.factors.len() - 1
+        }
+    };
+    &mut scales.rows[index * outputs..(index + 1) * outputs]
 }
 
 /// The divisor's factor from a row window (the whole divisor when it is fixed).
@@ -460,10 +582,12 @@ fn sums_are_exact<T: Element>(x: Plane<T>, terms: usize) -> bool {
 #[inline(always)]
 pub(crate) fn running_sums_exact<T: Element>(plan: &Plan, x: Plane<T>) -> bool {
     let k = |a: &crate::plan::AxisWindows| a.geometry.map_or(usize::MAX, |g| g.kernel);
+    // Running both ways, the partial sums are differences of two window sums at most.
     sums_are_exact(
         x,
         k(&plan.rows)
             .saturating_mul(k(&plan.cols))
+            .saturating_mul(2)
             .saturating_add(1),
     )
 }

@@ -367,3 +367,155 @@ pub(crate) unsafe fn sum_row_avx2<const KW: usize>(
         k += 1;
     }
 }
+
+/// `out[o] = (run[o] + .. + run[o + kw - 1]) * scale[o]` for `o < outputs`, each window's
+/// sum the previous one's plus the cell entering and minus the cell leaving: blocks of 8
+/// differences turned into sums by an in-register prefix sum, plus the last block's final
+/// sum. `O(1)` per output whatever `kw`.
+///
+/// # Safety
+/// AVX-512F and AVX2 are available; `kw >= 1`; `run.len() >= outputs + kw - 1`;
+/// `scale.len() >= outputs`; `out` is valid for `outputs` writes. Exact (equal to summing
+/// each window afresh) only when every sum of up to `2 * kw` cells of `run` is: the
+/// caller's exactness check.
+#[target_feature(enable = "avx512f,avx2")]
+pub(crate) unsafe fn running_window_sums_avx512(
+    run: &[f64],
+    kw: usize,
+    scale: &[f64],
+    out: *mut f32,
+    outputs: usize,
+) {
+    debug_assert!(kw >= 1 && run.len() + 1 >= outputs + kw && scale.len() >= outputs);
+    let first: f64 = run[..kw].iter().sum();
+    let r = run.as_ptr();
+    let zero = _mm512_castpd_si512(_mm512_setzero_pd());
+    let last = _mm512_set1_epi64(7);
+    // Inclusive prefix sum across the 8 lanes.
+    let prefix = |x: __m512d| {
+        let x = _mm512_castpd_si512(x);
+        let x = _mm512_add_pd(
+            _mm512_castsi512_pd(x),
+            _mm512_castsi512_pd(_mm512_alignr_epi64::<7>(x, zero)),
+        );
+        let x = _mm512_castpd_si512(x);
+        let x = _mm512_add_pd(
+            _mm512_castsi512_pd(x),
+            _mm512_castsi512_pd(_mm512_alignr_epi64::<6>(x, zero)),
+        );
+        let x = _mm512_castpd_si512(x);
+        _mm512_add_pd(
+            _mm512_castsi512_pd(x),
+            _mm512_castsi512_pd(_mm512_alignr_epi64::<4>(x, zero)),
+        )
+    };
+    let mut carry = _mm512_setzero_pd();
+    // The block of windows o..o + 8 from its differences `x`: the block's total is
+    // broadcast off the carry's chain, leaving one add a block on it.
+    let mut sums = |x: __m512d| {
+        let x = prefix(x);
+        let total = _mm512_permutexvar_pd(last, x);
+        let sums = _mm512_add_pd(x, carry);
+        carry = _mm512_add_pd(carry, total);
+        sums
+    };
+    // SAFETY (all blocks): loads read run[o - 1..o - 1 + n] (lane 0 masked off when
+    // o = 0) and run[o + kw - 1..o + kw - 1 + n], inside `run` as o + n <= outputs; scale
+    // and the stores cover outputs o..o + n.
+    unsafe {
+        let tail = |o: usize, x: __m512d, n: usize| {
+            let m = ((1u32 << n) - 1) as u8;
+            let v = _mm512_cvtpd_ps(_mm512_mul_pd(
+                x,
+                _mm512_maskz_loadu_pd(m, scale.as_ptr().add(o)),
+            ));
+            let lanes = _mm256_cmpgt_epi32(
+                _mm256_set1_epi32(n as i32),
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+            );
+            _mm256_maskstore_ps(out.add(o), lanes, v);
+        };
+        // The first block: its first difference is the first window's sum.
+        let n = outputs.min(8);
+        let m = ((1u32 << n) - 1) as u8;
+        let entering = _mm512_maskz_loadu_pd(m, r.add(kw - 1));
+        let leaving = _mm512_maskz_loadu_pd(m & !1, r.wrapping_sub(1));
+        let x = _mm512_mask_mov_pd(_mm512_sub_pd(entering, leaving), 1, _mm512_set1_pd(first));
+        tail(0, sums(x), n);
+        let mut o = 8;
+        while o + 8 <= outputs {
+            let x = _mm512_sub_pd(
+                _mm512_loadu_pd(r.add(o + kw - 1)),
+                _mm512_loadu_pd(r.add(o - 1)),
+            );
+            let v = _mm512_cvtpd_ps(_mm512_mul_pd(
+                sums(x),
+                _mm512_loadu_pd(scale.as_ptr().add(o)),
+            ));
+            _mm256_storeu_ps(out.add(o), v);
+            o += 8;
+        }
+        if o < outputs {
+            let n = outputs - o;
+            let m = ((1u32 << n) - 1) as u8;
+            let x = _mm512_sub_pd(
+                _mm512_maskz_loadu_pd(m, r.add(o + kw - 1)),
+                _mm512_maskz_loadu_pd(m, r.add(o - 1)),
+            );
+            tail(o, sums(x), n);
+        }
+    }
+}
+
+/// [`running_window_sums_avx512`] with AVX2: blocks of 4.
+///
+/// # Safety
+/// As for [`running_window_sums_avx512`], with AVX2 available.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn running_window_sums_avx2(
+    run: &[f64],
+    kw: usize,
+    scale: &[f64],
+    out: *mut f32,
+    outputs: usize,
+) {
+    debug_assert!(kw >= 1 && run.len() + 1 >= outputs + kw && scale.len() >= outputs);
+    let first: f64 = run[..kw].iter().sum();
+    let r = run.as_ptr();
+    let zero = _mm256_setzero_pd();
+    let index = _mm256_setr_epi64x(0, 1, 2, 3);
+    let mut carry = zero;
+    let mut o = 0;
+    while o < outputs {
+        let n = (outputs - o).min(4);
+        let lanes = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n as i64), index);
+        // SAFETY: as for the AVX-512 version, with blocks of 4.
+        unsafe {
+            let entering = _mm256_maskload_pd(r.add(o + kw - 1), lanes);
+            let leaving_lanes = if o == 0 {
+                _mm256_and_si256(lanes, _mm256_setr_epi64x(0, -1, -1, -1))
+            } else {
+                lanes
+            };
+            let leaving = _mm256_maskload_pd(r.wrapping_add(o).wrapping_sub(1), leaving_lanes);
+            let mut x = _mm256_sub_pd(entering, leaving);
+            if o == 0 {
+                x = _mm256_blend_pd::<0b0001>(x, _mm256_set1_pd(first));
+            }
+            // Inclusive prefix sum across the 4 lanes: shifted up by 1, then by 2.
+            let up1 = _mm256_blend_pd::<0b0001>(_mm256_permute4x64_pd::<0b10_01_00_00>(x), zero);
+            x = _mm256_add_pd(x, up1);
+            x = _mm256_add_pd(x, _mm256_permute2f128_pd::<0x08>(x, x));
+            let total = _mm256_permute4x64_pd::<0xFF>(x);
+            x = _mm256_add_pd(x, carry);
+            carry = _mm256_add_pd(carry, total);
+            let q = _mm256_maskload_pd(scale.as_ptr().add(o), lanes);
+            let v = _mm256_cvtpd_ps(_mm256_mul_pd(x, q));
+            // The 64-bit lane masks, narrowed to the four 32-bit lanes of the result.
+            let narrow =
+                _mm256_permutevar8x32_epi32(lanes, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6));
+            _mm_maskstore_ps(out.add(o), _mm256_castsi256_si128(narrow), v);
+        }
+        o += 4;
+    }
+}
