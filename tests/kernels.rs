@@ -305,6 +305,28 @@ fn zeros_of_both_signs_keep_the_first_in_every_kernel() {
     check(&x.into_dyn(), &spec, max_rows(2, 2, 1));
 }
 
+/// Windows whose first zero in row-major order is not their first zero column by column:
+/// kernels that take rows first must still give the row-major one's sign.
+#[test]
+fn zeros_of_both_signs_across_rows_keep_the_row_major_first() {
+    // Each 2x2 block: -1, 0.0 above -0.0, -1; the max is 0.0 (row-major first), while
+    // the column-major first zero is -0.0.
+    let x = Array::from_shape_fn((2, 8, 70), |(_, h, w)| match (h % 2, w % 2) {
+        (0, 0) => -1.0f32,
+        (0, 1) => 0.0,
+        (1, 0) => -0.0,
+        _ => -1.0,
+    });
+    let x = x.into_dyn();
+    check(&x, &PoolSpec::max(2), max_rows(2, 2, 1));
+    check(&x, &PoolSpec::max(3).stride(2), max_rows(3, 2, 1));
+    check(
+        &x,
+        &PoolSpec::max(3).stride(2).padding(1),
+        max_rows(3, 2, 1),
+    );
+}
+
 /// The kernel each named benchmark shape runs, so a fast path cannot silently stop being used.
 #[test]
 fn named_shapes_dispatch() {

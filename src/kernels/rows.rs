@@ -320,7 +320,56 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
     let mut nan = false;
     let mut starts: Vec<usize> = Vec::with_capacity(span);
     let windows = &plan.rows.windows[oh0..oh0 + out.nrows()];
+    #[cfg(target_arch = "x86_64")]
+    let mut lines: Vec<*const f32> = Vec::new();
     for (row, mut out_row) in windows.iter().zip(out.rows_mut()) {
+        #[cfg(target_arch = "x86_64")]
+        if SW == 2 && isa == Isa::Avx512 && full.len() >= 16 && T::as_f32(&[]).is_some() {
+            // Rows first, straight into the output row: no ring.
+            let o = row_cells(&mut out_row, &mut scratch.row);
+            let taps = |t: usize| row.first + t * plan.rows.step;
+            for ow in (0..full.start).chain(full.end..width) {
+                let w = &plan.cols.windows[ow];
+                let mut m = T::neg_infinity();
+                for t in 0..row.taps {
+                    // SAFETY: a window's rows lie inside the plane.
+                    let line = unsafe { x.line(taps(t)) };
+                    for j in 0..w.taps {
+                        let v = line[w.first + j * plan.cols.step];
+                        nan |= v.is_nan();
+                        m = later_max(m, v);
+                    }
+                }
+                o[ow].write(m);
+            }
+            lines.clear();
+            for t in 0..row.taps {
+                // SAFETY: as above.
+                let line = unsafe { x.line(taps(t)) };
+                lines.extend(T::as_f32(line).map(<[f32]>::as_ptr));
+            }
+            let cells = T::as_f32_cells(&mut o[full.clone()]);
+            if let Some(cells) = cells.filter(|_| lines.len() == row.taps) {
+                let out = cells.as_mut_ptr().cast::<f32>();
+                // SAFETY: AVX-512F was detected (`Isa::available`); the full windows' cells
+                // lie inside every line, up to base + 2 * full.len() - 2 + KW; `cells` holds
+                // full.len() >= 16 outputs.
+                nan |= unsafe {
+                    match KW {
+                        2 => x86::max_rows_s2_avx512::<2>(&lines, base, out, full.len()),
+                        _ => x86::max_rows_s2_avx512::<3>(&lines, base, out, full.len()),
+                    }
+                };
+            } else {
+                nan = true;
+            }
+            flush_row(out_row, &scratch.row);
+            if nan {
+                // The exact kernel redoes the plane.
+                return false;
+            }
+            continue;
+        }
         starts.clear();
         for t in 0..row.taps {
             let h = row.first + t * plan.rows.step;

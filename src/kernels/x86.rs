@@ -519,3 +519,65 @@ pub(crate) unsafe fn running_window_sums_avx2(
         o += 4;
     }
 }
+
+/// Stride-2 max windows of width `KW` (2 or 3) over the `lines` (a window's rows), rows
+/// first: `out[o]` = the max of `line[base + 2 * o + j]` over the lines and `j < KW`, for
+/// `o < n`. The lines' maxima are taken first, so each output row reads its input rows once
+/// and pays for the even/odd split once. Returns whether a NaN or a -0.0 was among the
+/// cells: only then can the order of the fold show in the result (which NaN, which zero),
+/// and the caller recomputes in row-major order.
+///
+/// # Safety
+/// AVX-512F is available; `n >= 16`; every line has `base + 2 * n - 2 + KW` readable cells;
+/// `out` is valid for `n` writes.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn max_rows_s2_avx512<const KW: usize>(
+    lines: &[*const f32],
+    base: usize,
+    out: *mut f32,
+    n: usize,
+) -> bool {
+    debug_assert!(n >= 16 && (2..=3).contains(&KW));
+    let even_idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    let odd_idx = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    let negative_zero = _mm512_set1_epi32(i32::MIN);
+    let special = |v: __m512| {
+        _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v)
+            | _mm512_cmpeq_epi32_mask(_mm512_castps_si512(v), negative_zero)
+    };
+    let mut seen: __mmask16 = 0;
+    for o0 in blocks(n, 16) {
+        let lowest = _mm512_set1_ps(f32::NEG_INFINITY);
+        let (mut a, mut b, mut next) = (lowest, lowest, lowest);
+        for &line in lines {
+            // SAFETY: o0 <= n - 16: cells base + 2 * o0 .. + 32 lie below base + 2 * n, and
+            // with KW = 3 cell base + 2 * o0 + 32 <= base + 2 * n is readable too.
+            unsafe {
+                let p = line.add(base + 2 * o0);
+                let (la, lb) = (_mm512_loadu_ps(p), _mm512_loadu_ps(p.add(16)));
+                seen |= special(la) | special(lb);
+                a = _mm512_max_ps(la, a);
+                b = _mm512_max_ps(lb, b);
+                if KW == 3 {
+                    let c = _mm512_set1_ps(*p.add(32));
+                    seen |= special(c);
+                    next = _mm512_max_ps(c, next);
+                }
+            }
+        }
+        let even = _mm512_permutex2var_ps(a, even_idx, b);
+        let odd = _mm512_permutex2var_ps(a, odd_idx, b);
+        let mut m = _mm512_max_ps(odd, even);
+        if KW == 3 {
+            // even[1..16] followed by the column after the block.
+            let shifted = _mm512_castsi512_ps(_mm512_alignr_epi32::<1>(
+                _mm512_castps_si512(next),
+                _mm512_castps_si512(even),
+            ));
+            m = _mm512_max_ps(shifted, m);
+        }
+        // SAFETY: o0 + 16 <= n.
+        unsafe { _mm512_storeu_ps(out.add(o0), m) };
+    }
+    seen != 0
+}
