@@ -128,9 +128,10 @@ def rust_peer_times(threads, reps, exe):
     return times
 
 
-def ndpool_times(threads, reps, exe):
+def ndpool_times(threads, reps, exe, prefix=""):
     env = dict(os.environ, RAYON_NUM_THREADS=str(threads))
-    out = subprocess.run([exe, str(reps)], env=env, check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([exe, str(reps), prefix], env=env, check=True, capture_output=True,
+                         text=True).stdout
     times = {}
     for line in out.splitlines():
         name, secs = line.split()
@@ -171,8 +172,10 @@ def main():
             # both are timed and the faster kept.
             sessions[tag] = [s for s in (ort_session(ort, onnx, shape, op, prm, threads, o) for o in (11, 19)) if s]
         for rnd in range(args.rounds):
-            nd = ndpool_times(threads, args.reps, exe)
             for tag, name, shape, op, prm in SHAPES:
+                # ndpool right beside the peers on the same shape: on a shared machine the
+                # speed drifts over seconds, so a whole sweep apart would compare two speeds.
+                nd = ndpool_times(threads, args.reps, exe, tag)
                 x = inputs[tag]
                 cell = results.setdefault((tag, threads), {})
                 t = torch.from_numpy(x)
