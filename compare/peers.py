@@ -175,6 +175,9 @@ def main():
             for tag, name, shape, op, prm in SHAPES:
                 # ndpool right beside the peers on the same shape: on a shared machine the
                 # speed drifts over seconds, so a whole sweep apart would compare two speeds.
+                # The pause lets the peers' pool threads stop spinning first (onnxruntime and
+                # OpenMP keep them busy for a while after each call).
+                time.sleep(0.3)
                 nd = ndpool_times(threads, args.reps, exe, tag)
                 x = inputs[tag]
                 cell = results.setdefault((tag, threads), {})
