@@ -327,6 +327,20 @@ fn zeros_of_both_signs_across_rows_keep_the_row_major_first() {
     );
 }
 
+/// Inputs larger than the caches take the path that asks for rows ahead of time.
+#[test]
+fn inputs_beyond_the_caches_pool_the_same() {
+    // 2 x 2060 x 2060 f32: 34 MB, above the streaming threshold.
+    let x = Array::from_shape_fn((2, 2060, 2060), |(c, h, w)| {
+        ((c * 31 + h * 7 + w * 13) % 97) as f32 - 48.0
+    });
+    check(
+        &x.into_dyn(),
+        &PoolSpec::max(3).stride(2).padding(1),
+        max_rows(3, 2, 1),
+    );
+}
+
 /// The kernel each named benchmark shape runs, so a fast path cannot silently stop being used.
 #[test]
 fn named_shapes_dispatch() {

@@ -291,7 +291,13 @@ pub(crate) struct Scratch<T: Element> {
     pub row: Vec<Uninit<T>>,
     /// Rows of reciprocal divisors by row factor.
     pub scales: Scales<T::Acc>,
+    /// The input is larger than the caches: kernels ask for the rows they read next ahead
+    /// of time (in cache, the requests only cost: a quarter more time on B1).
+    pub streaming: bool,
 }
+
+/// Inputs above this many bytes are taken to stream from main memory.
+const STREAMING_BYTES: usize = 32 << 20;
 
 /// Rows of reciprocal divisors, `rows[i * outputs..]` for the row factor `factors[i]`:
 /// computed once per call, not once per plane.
@@ -313,6 +319,7 @@ impl<T: Element> Scratch<T> {
                 factors: Vec::new(),
                 rows: Vec::new(),
             },
+            streaming: false,
         }
     }
 }
@@ -424,6 +431,7 @@ pub(crate) fn run_with<T: Element>(
         .max(1)
         .saturating_mul(plan.cols.len().max(1));
     let work = plan.work((out.len() / outputs_per_plane).max(1));
+    let input_bytes = x.len().saturating_mul(std::mem::size_of::<T>());
     match kernel {
         Kernel::GlobalReduce => {
             let x = spatial_last(x, layout);
@@ -517,7 +525,12 @@ pub(crate) fn run_with<T: Element>(
                     }
                 }
             }
-            for_each_job(jobs, work, Scratch::new, |scratch, (x, o, i, oh0)| {
+            let streaming = input_bytes > STREAMING_BYTES;
+            let init = || Scratch {
+                streaming,
+                ..Scratch::new()
+            };
+            for_each_job(jobs, work, init, |scratch, (x, o, i, oh0)| {
                 run_plane(isa, kernel, plan, &full, x, o, i, oh0, scratch)
             });
         }

@@ -348,6 +348,16 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
                 let line = unsafe { x.line(taps(t)) };
                 lines.extend(T::as_f32(line).map(<[f32]>::as_ptr));
             }
+            if scratch.streaming {
+                // The rows below this window that the next output row reads.
+                let below = row.first + row.taps * plan.rows.step;
+                for h in (below..below + rg.stride).filter(|&h| h < x.rows) {
+                    // SAFETY: h < rows.
+                    if let Some(line) = T::as_f32(unsafe { x.line(h) }) {
+                        x86::prefetch_row(line.as_ptr(), line.len());
+                    }
+                }
+            }
             let cells = T::as_f32_cells(&mut o[full.clone()]);
             if let Some(cells) = cells.filter(|_| lines.len() == row.taps) {
                 let out = cells.as_mut_ptr().cast::<f32>();

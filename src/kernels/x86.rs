@@ -581,3 +581,13 @@ pub(crate) unsafe fn max_rows_s2_avx512<const KW: usize>(
     }
     seen != 0
 }
+
+/// Asks for the `len` cells from `row` to be brought into the cache: the rows an output
+/// row will read next, so that main-memory latency overlaps this row's work.
+#[inline(always)]
+pub(crate) fn prefetch_row(row: *const f32, len: usize) {
+    for offset in (0..len).step_by(16) {
+        // SAFETY: a prefetch never faults or changes memory; the address is only a hint.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(row.wrapping_add(offset).cast::<i8>()) };
+    }
+}
