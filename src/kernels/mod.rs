@@ -324,6 +324,18 @@ impl<T: Element> Scratch<T> {
     }
 }
 
+/// Outputs a portable kernel keeps in registers at once.
+pub(crate) const BLOCK: usize = 16;
+
+/// Starts of `width`-wide blocks covering `0..n` (`n >= width`), the last one moved back
+/// to end at `n`: it then recomputes a few cells, with the same result.
+#[inline(always)]
+pub(crate) fn block_starts(n: usize, width: usize) -> impl Iterator<Item = usize> {
+    (0..n / width)
+        .map(move |b| b * width)
+        .chain((!n.is_multiple_of(width)).then(|| n - width))
+}
+
 /// Cells a kernel writes without reading: outputs are never filled just to be overwritten.
 pub(crate) type Uninit<T> = MaybeUninit<T>;
 

@@ -16,7 +16,7 @@ use super::isa::Isa;
 use super::reduce::Reduce;
 #[cfg(target_arch = "x86_64")]
 use super::x86;
-use super::{flush_row, row_cells, write_slice, Scratch, Uninit};
+use super::{block_starts, flush_row, row_cells, write_slice, Scratch, Uninit, BLOCK};
 use crate::element::Element;
 use crate::plan::{AxisWindows, Plan, Window};
 
@@ -449,7 +449,7 @@ fn fold_row_max<T: Element, const KW: usize, const SW: usize>(
             // loads and shuffles; a loop over n would leave short rows to a scalar tail.
             // Every cell is some output's tap (KW >= SW), so probing the taps probes them all.
             let mut probe = [T::zero(); BLOCK];
-            for o0 in block_starts(n) {
+            for o0 in block_starts(n, BLOCK) {
                 let cells = &line[o0 * SW..o0 * SW + (BLOCK - 1) * SW + KW];
                 let mut m = [T::zero(); BLOCK];
                 for (i, (m, p)) in m.iter_mut().zip(&mut probe).enumerate() {
@@ -528,7 +528,7 @@ fn fold_rows_max<T: Element>(folds: &[T], starts: &[usize], out: &mut [Uninit<T>
         }
         return;
     }
-    for o0 in block_starts(n) {
+    for o0 in block_starts(n, BLOCK) {
         let mut acc = [T::zero(); BLOCK];
         acc.copy_from_slice(&run(first)[o0..o0 + BLOCK]);
         for &s in rest {
@@ -589,7 +589,7 @@ unsafe fn fill_row<T: Element, R: Reduce<T>>(
         }
         return;
     }
-    for o0 in block_starts(n) {
+    for o0 in block_starts(n, BLOCK) {
         let mut acc = [r.init(); BLOCK];
         for t in 0..row.taps {
             let f = &rows_of(t)[o0..o0 + BLOCK];
@@ -601,18 +601,6 @@ unsafe fn fill_row<T: Element, R: Reduce<T>>(
             o.write(r.finish(a, divisor));
         }
     }
-}
-
-/// Outputs folded together in registers.
-const BLOCK: usize = 16;
-
-/// Starts of `BLOCK`-wide blocks covering `0..n` (`n >= BLOCK`), the last one moved back to
-/// end at `n`: it then recomputes a few outputs, with the same result.
-#[inline(always)]
-fn block_starts(n: usize) -> impl Iterator<Item = usize> {
-    (0..n / BLOCK)
-        .map(|b| b * BLOCK)
-        .chain((!n.is_multiple_of(BLOCK)).then(|| n - BLOCK))
 }
 
 /// Splits `line` by column phase: `phases[p * len + i] = line[p + stride * i]`.
@@ -658,7 +646,7 @@ fn fold_taps<T: Element, R: Reduce<T>>(r: R, src: &[T], starts: &[usize], folds:
         }
         return;
     }
-    for o0 in block_starts(n) {
+    for o0 in block_starts(n, BLOCK) {
         let mut acc = [r.init(); BLOCK];
         for j in 0..starts.len() {
             for (a, &v) in acc.iter_mut().zip(&run(j)[o0..o0 + BLOCK]) {

@@ -7,13 +7,13 @@
 use std::mem::MaybeUninit;
 
 use ndarray::{s, ArrayViewMut2};
-use num_traits::{Float, One, Zero};
+use num_traits::{Float, Zero};
 
 use super::isa::Isa;
 use super::rows::Plane;
 #[cfg(target_arch = "x86_64")]
 use super::x86;
-use super::{flush_row, row_cells, Scratch, Uninit};
+use super::{block_starts, flush_row, row_cells, Scratch, Uninit, BLOCK};
 use crate::element::Element;
 use crate::plan::{Divisor, Plan, Window};
 
@@ -62,7 +62,7 @@ pub(crate) unsafe fn sum_separable<T: Element>(
     let chunk = chunk.min(out.nrows()).max(1);
     let in_rows = (chunk - 1) * sh + kh;
     // Every buffer is written before it is read (the padding too, per chunk).
-    let need = 4 * in_rows * stride + 2 * outputs + stride;
+    let need = 4 * in_rows * stride + stride;
     scratch.acc.resize(need.max(scratch.acc.len()), zero);
     let (run, rest) = scratch.acc[..need].split_at_mut(stride);
     run.fill(zero);
@@ -70,12 +70,7 @@ pub(crate) unsafe fn sum_separable<T: Element>(
     let (padded, rest) = rest.split_at_mut(in_rows * stride);
     let (vert, rest) = rest.split_at_mut(in_rows * stride);
     let (pow, rest) = rest.split_at_mut(in_rows * stride);
-    let (next, rest) = rest.split_at_mut(in_rows * stride);
-    let (col_factor, scale) = rest.split_at_mut(outputs);
-    for (f, w) in col_factor.iter_mut().zip(&plan.cols.windows) {
-        *f = T::acc_from_f64(column_factor(plan.divisor, w));
-    }
-    let mut scaled_for = None;
+    let next = &mut rest[..in_rows * stride];
     let row_out = &mut scratch.row;
     let total = out.nrows();
     let mut r0 = 0;
@@ -132,14 +127,7 @@ pub(crate) unsafe fn sum_separable<T: Element>(
             .enumerate()
         {
             let row = plan.rows.windows[oh0 + r0 + i];
-            let factor = row_factor(plan.divisor, &row);
-            if scaled_for != Some(factor) {
-                let f = T::acc_from_f64(factor);
-                for (s, &c) in scale.iter_mut().zip(col_factor.iter()) {
-                    *s = T::Acc::one() / (f * c);
-                }
-                scaled_for = Some(factor);
-            }
+            let scale = scale_row(&mut scratch.scales, plan, row_factor(plan.divisor, &row));
             let sums = &padded[i * sh * stride..i * sh * stride + outputs];
             let o = row_cells(&mut out_row, row_out);
             for ((o, &s), &q) in o.iter_mut().zip(sums).zip(scale.iter()) {
@@ -154,18 +142,6 @@ pub(crate) unsafe fn sum_separable<T: Element>(
 /// Largest window side [`sum_rows`] takes: its cost grows with the window, the doubling
 /// of [`sum_separable`] does not.
 pub(crate) const SUM_ROWS_MAX: usize = 4;
-
-/// Outputs summed together in registers.
-const BLOCK: usize = 16;
-
-/// Starts of `BLOCK`-wide blocks covering `0..n` (`n >= BLOCK`), the last one moved back to
-/// end at `n` (recomputing a few cells, with the same result).
-#[inline(always)]
-fn block_starts(n: usize) -> impl Iterator<Item = usize> {
-    (0..n / BLOCK)
-        .map(|b| b * BLOCK)
-        .chain((!n.is_multiple_of(BLOCK)).then(|| n - BLOCK))
-}
 
 /// The first `BLOCK` cells of `s` (one bounds check for the whole block).
 #[inline(always)]
@@ -249,7 +225,7 @@ pub(crate) unsafe fn sum_rows<T: Element>(
                 *cell = (0..row.taps).fold(zero, |a, t| a + line(t)[c].to_acc());
             }
         } else {
-            for c0 in block_starts(width) {
+            for c0 in block_starts(width, BLOCK) {
                 let mut acc = [zero; BLOCK];
                 for t in 0..row.taps {
                     add_cells(&mut acc, block(&line(t)[c0..]));
@@ -264,7 +240,7 @@ pub(crate) unsafe fn sum_rows<T: Element>(
                 o.write(T::from_acc(sum * scale[ow]));
             }
         } else {
-            for o0 in block_starts(outputs) {
+            for o0 in block_starts(outputs, BLOCK) {
                 let mut acc = *block(&down[o0..]);
                 for j in 1..kw {
                     add_sums(&mut acc, block(&down[o0 + j..]));

@@ -9,14 +9,7 @@
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
-/// Starts of `lanes`-wide blocks covering `0..n` (`n >= lanes`), the last moved back to end
-/// at `n`.
-#[inline(always)]
-fn blocks(n: usize, lanes: usize) -> impl Iterator<Item = usize> {
-    (0..n / lanes)
-        .map(move |b| b * lanes)
-        .chain((!n.is_multiple_of(lanes)).then(|| n - lanes))
-}
+use super::block_starts;
 
 /// `fold[o] = later_max` over `line[2 * o + j]`, `j < KW` (`KW` 2 or 3), left to right:
 /// `_mm512_max_ps(b, a)` is `b > a ? b : a`, the earlier of equal values kept. Returns
@@ -34,7 +27,7 @@ pub(crate) unsafe fn fold_row_max_s2_avx512<const KW: usize>(
     let even_idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     let odd_idx = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
     let mut nan: __mmask16 = 0;
-    for o0 in blocks(n, 16) {
+    for o0 in block_starts(n, 16) {
         // SAFETY: o0 <= n - 16, so cells 2 * o0 .. 2 * o0 + 32 lie below 2 * n <= line.len()
         // (KW >= 2), and with KW = 3 cell 2 * o0 + 32 <= 2 * n lies below 2 * n + 1.
         unsafe {
@@ -71,7 +64,7 @@ pub(crate) unsafe fn fold_row_max_s2_avx2<const KW: usize>(line: &[f32], fold: &
     debug_assert!(n >= 8 && (2..=3).contains(&KW) && line.len() >= 2 * (n - 1) + KW);
     let rotate = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
     let mut nan = _mm256_setzero_ps();
-    for o0 in blocks(n, 8) {
+    for o0 in block_starts(n, 8) {
         // SAFETY: as for the AVX-512 version, with blocks of 8: cells below 2 * o0 + 16
         // <= 2 * n, and with KW = 3 cell 2 * o0 + 16 <= 2 * n.
         unsafe {
@@ -546,7 +539,7 @@ pub(crate) unsafe fn max_rows_s2_avx512<const KW: usize>(
             | _mm512_cmpeq_epi32_mask(_mm512_castps_si512(v), negative_zero)
     };
     let mut seen: __mmask16 = 0;
-    for o0 in blocks(n, 16) {
+    for o0 in block_starts(n, 16) {
         let lowest = _mm512_set1_ps(f32::NEG_INFINITY);
         let (mut a, mut b, mut next) = (lowest, lowest, lowest);
         for &line in lines {
