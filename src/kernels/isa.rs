@@ -1,7 +1,7 @@
 //! Which instruction set the kernels are compiled for, detected at run time and forcible
 //! for tests and benchmarks.
 //!
-//! Every kernel is one `#[inline(always)]` body; [`with_isa`] calls it through a wrapper
+//! Every kernel is one `#[inline(always)]` body; [`multiversion!`] calls it through a wrapper
 //! compiled with `#[target_feature]` for the chosen set, so the same source is vectorised
 //! for AVX-512, AVX2+FMA or the baseline (SSE2 on x86-64, NEON on aarch64).
 

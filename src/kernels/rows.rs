@@ -219,6 +219,7 @@ impl<T: Element> Poison<T> {
     }
 
     /// Records a NaN (or infinity) found by other means.
+    #[cfg(target_arch = "x86_64")]
     #[inline(always)]
     fn flag(&mut self, seen: bool) {
         self.1 |= seen;
@@ -437,6 +438,8 @@ fn fold_row_max<T: Element, const KW: usize, const SW: usize>(
     poison: &mut Poison<T>,
 ) {
     let n = fold.len();
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = isa;
     if KW != 0 {
         let line = &line[..(n - 1) * SW + KW];
         #[cfg(target_arch = "x86_64")]
