@@ -336,13 +336,19 @@ impl RunningRows {
         kh: usize,
         pad: usize,
     ) {
-        let line = |p: usize| p.checked_sub(pad).filter(|&h| h < x.rows);
+        // Input rows of padded rows a..b: padding rows hold zeros and are skipped without
+        // being visited (a window may span far more padding than input).
+        let input_rows = |a: usize, b: usize| {
+            let end = pad.saturating_add(x.rows);
+            a.clamp(pad, end) - pad..b.clamp(pad, end) - pad
+        };
+        let end = lo.saturating_add(kh);
         if !self.started || lo >= self.hi {
             cols.fill(T::Acc::zero());
             (self.lo, self.hi, self.started) = (lo, lo, true);
         }
-        let mut leaving = (self.lo..lo).filter_map(line);
-        let mut entering = (self.hi..lo + kh).filter_map(line);
+        let mut leaving = input_rows(self.lo, lo);
+        let mut entering = input_rows(self.hi, end);
         // Adding, subtracting, and the difference of two cells are all exact here; a row
         // entering and a row leaving (the usual step) go in one pass.
         loop {
@@ -369,7 +375,7 @@ impl RunningRows {
                 (None, None) => break,
             }
         }
-        (self.lo, self.hi) = (lo, lo + kh);
+        (self.lo, self.hi) = (lo, end);
     }
 }
 
