@@ -75,6 +75,13 @@ impl<'a, T: Copy> Plane<'a, T> {
         unsafe { std::slice::from_raw_parts(self.row(h), self.cols) }
     }
 
+    /// Elements from the start of one row to the next.
+    #[cfg(target_arch = "x86_64")]
+    #[inline(always)]
+    pub fn row_stride(self) -> isize {
+        self.row_stride
+    }
+
     /// Pointer to the start of row `h`.
     ///
     /// # Safety

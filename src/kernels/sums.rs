@@ -191,6 +191,11 @@ pub(crate) unsafe fn sum_rows<T: Element>(
     let Some(g) = plan.cols.geometry else {
         return;
     };
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: this function's contract.
+    if unsafe { sum_plane_x86(isa, plan, x, &mut out, oh0, g.pad_begin, g.kernel, scratch) } {
+        return;
+    }
     let (width, kw, outputs) = (x.cols, g.kernel, g.output);
     let zero = T::Acc::zero();
     let len = (g.pad_begin + width + g.pad_end).max(outputs + kw - 1);
@@ -207,16 +212,6 @@ pub(crate) unsafe fn sum_rows<T: Element>(
         let row = plan.rows.windows[oh0 + i];
         let factor = row_factor(plan.divisor, &row);
         let scale = scale_row(scales, plan, factor);
-        #[cfg(target_arch = "x86_64")]
-        {
-            let o = row_cells(&mut out_row, &mut scratch.row);
-            // SAFETY: a window's rows lie inside the plane, and at most SUM_ROWS_MAX of
-            // them, as many columns (the kernel's contract).
-            if unsafe { sum_row_x86(isa, plan, x, &row, g.pad_begin, kw, scale, o) } {
-                flush_row(out_row, &scratch.row);
-                continue;
-            }
-        }
         // SAFETY: a window's rows lie inside the plane.
         let line = |t: usize| unsafe { x.line(row.first + t * plan.rows.step) };
         let cells = &mut down[g.pad_begin..g.pad_begin + width];
@@ -255,58 +250,92 @@ pub(crate) unsafe fn sum_rows<T: Element>(
     }
 }
 
-/// One row of [`sum_rows`] by a hand-written `f32` path, when one applies: whether it ran.
+/// [`sum_rows`] by the hand-written `f32` paths, when one applies (an `f32` plane into
+/// output rows with contiguous cells): whether they ran.
 ///
 /// # Safety
-/// `row`'s taps lie inside `x` and number at most [`SUM_ROWS_MAX`]; `1 <= kw <=
-/// SUM_ROWS_MAX`; `scale` holds `o.len()` cells.
+/// As for [`sum_rows`]; `pad` and `kw` are the column geometry's.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-unsafe fn sum_row_x86<T: Element>(
+unsafe fn sum_plane_x86<T: Element>(
     isa: Isa,
     plan: &Plan,
     x: Plane<T>,
-    row: &Window,
+    out: &mut ArrayViewMut2<Uninit<T>>,
+    oh0: usize,
     pad: usize,
     kw: usize,
-    scale: &mut [T::Acc],
-    o: &mut [Uninit<T>],
+    scratch: &mut Scratch<T>,
 ) -> bool {
-    if isa == Isa::Baseline {
+    use x86::{SumPlane, SUM_RING_ROWS};
+    let (count, outputs) = out.dim();
+    let is_f32 = T::as_f32(&[]).is_some();
+    if isa == Isa::Baseline || !is_f32 || x.rows == 0 || count == 0 || outputs == 0 {
         return false;
     }
-    let (Some(o), Some(scale)) = (T::as_f32_cells(o), T::acc_as_f64_mut(scale)) else {
+    if out.stride_of(ndarray::Axis(1)) != 1 && outputs > 1 {
+        return false;
+    }
+    debug_assert!(plan.rows.step == 1 && (1..=SUM_ROWS_MAX).contains(&kw));
+    let windows = &plan.rows.windows[oh0..oh0 + count];
+    let Scratch {
+        acc, tags, scales, ..
+    } = scratch;
+    // Where each output row's reciprocal divisors start.
+    tags.clear();
+    for w in windows {
+        let index = scale_index(scales, plan, row_factor(plan.divisor, w));
+        tags.push(index * plan.cols.windows.len());
+    }
+    let Some(scales) = T::acc_as_f64_mut(&mut scales.rows) else {
         return false;
     };
-    let mut lines = [std::ptr::null::<f32>(); SUM_ROWS_MAX];
-    for (t, line) in lines.iter_mut().enumerate().take(row.taps) {
-        // SAFETY: the window's rows lie inside the plane.
-        let cells = unsafe { x.line(row.first + t * plan.rows.step) };
-        let Some(cells) = T::as_f32(cells) else {
-            return false;
-        };
-        *line = cells.as_ptr();
-    }
-    let lines = &lines[..row.taps.min(SUM_ROWS_MAX)];
-    let (width, outputs, out) = (x.cols, o.len(), o.as_mut_ptr().cast::<f32>());
-    macro_rules! row {
+    let plane = SumPlane {
+        // T is f32 (checked above), so its cells are f32 cells.
+        // SAFETY: the plane has a row 0.
+        x: unsafe { x.row(0) }.cast::<f32>(),
+        x_stride: x.row_stride(),
+        width: x.cols,
+        pad,
+        windows,
+        scale_at: tags,
+        scales,
+        out: out.as_mut_ptr().cast::<f32>(),
+        out_stride: out.stride_of(ndarray::Axis(0)),
+        outputs,
+    };
+    // The ring's padding cells are zeros; rows are widened into the others. It starts on a
+    // cache line (its rows are whole lines), so no load or store of a block of 8 cells
+    // straddles two.
+    let len = SUM_RING_ROWS * plane.ring_len();
+    acc.clear();
+    acc.resize(len + 8, T::Acc::zero());
+    let Some(cells) = T::acc_as_f64_mut(acc) else {
+        return false;
+    };
+    let start = cells.as_ptr().align_offset(64).min(8);
+    let ring = &mut cells[start..start + len];
+    let mut held = [usize::MAX; SUM_RING_ROWS];
+    macro_rules! plane {
         ($path:ident) => {
-            // SAFETY: the set was detected on this CPU (`Isa::available`); lines, scale and
-            // output are as the paths require (this function's contract).
+            // SAFETY: the set was detected on this CPU (`Isa::available`); the windows'
+            // rows lie inside the plane (at most SUM_ROWS_MAX of them, undilated), every
+            // output row holds `outputs` contiguous cells, and the ring is as the kernels
+            // require.
             unsafe {
                 match kw {
-                    1 => x86::$path::<1>(lines, width, pad, scale, out, outputs),
-                    2 => x86::$path::<2>(lines, width, pad, scale, out, outputs),
-                    3 => x86::$path::<3>(lines, width, pad, scale, out, outputs),
-                    _ => x86::$path::<4>(lines, width, pad, scale, out, outputs),
+                    1 => x86::$path::<1>(&plane, ring, &mut held),
+                    2 => x86::$path::<2>(&plane, ring, &mut held),
+                    3 => x86::$path::<3>(&plane, ring, &mut held),
+                    _ => x86::$path::<4>(&plane, ring, &mut held),
                 }
             }
         };
     }
     match isa {
-        Isa::Avx512 => row!(sum_row_avx512),
-        _ => row!(sum_row_avx2),
+        Isa::Avx512 => plane!(sum_plane_avx512),
+        _ => plane!(sum_plane_avx2),
     }
     true
 }
@@ -436,16 +465,11 @@ unsafe fn sum_running_x86<T: Element>(
     true
 }
 
-/// The row of reciprocal divisors for `factor` (the divisor's factor from a row window),
-/// computed on first use.
+/// Which row of `scales.rows` holds the reciprocal divisors for `factor` (the divisor's
+/// factor from a row window): computed on first use.
 #[inline(always)]
-fn scale_row<'s, A: Float>(
-    scales: &'s mut super::Scales<A>,
-    plan: &Plan,
-    factor: f64,
-) -> &'s mut [A] {
-    let outputs = plan.cols.windows.len();
-    let index = match scales.factors.iter().position(|&f| f == factor) {
+fn scale_index<A: Float>(scales: &mut super::Scales<A>, plan: &Plan, factor: f64) -> usize {
+    match scales.factors.iter().position(|&f| f == factor) {
         Some(index) => index,
         None => {
             let f = A::from(factor).unwrap_or_else(A::nan);
@@ -455,7 +479,18 @@ fn scale_row<'s, A: Float>(
             scales.factors.push(factor);
             scales.factors.len() - 1
         }
-    };
+    }
+}
+
+/// The row of reciprocal divisors for `factor` (see [`scale_index`]).
+#[inline(always)]
+fn scale_row<'s, A: Float>(
+    scales: &'s mut super::Scales<A>,
+    plan: &Plan,
+    factor: f64,
+) -> &'s mut [A] {
+    let outputs = plan.cols.windows.len();
+    let index = scale_index(scales, plan, factor);
     &mut scales.rows[index * outputs..(index + 1) * outputs]
 }
 

@@ -10,6 +10,7 @@ use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
 
 use super::block_starts;
+use crate::plan::Window;
 
 /// `fold[o] = later_max` over `line[2 * o + j]`, `j < KW` (`KW` 2 or 3), left to right:
 /// `_mm512_max_ps(b, a)` is `b > a ? b : a`, the earlier of equal values kept. Returns
@@ -173,153 +174,234 @@ pub(crate) unsafe fn mean_planes_avx2(xs: &[f32], size: usize, os: &mut [MaybeUn
     }
 }
 
-/// One output row of a small-window average ([`sum_rows`](super::sums::sum_rows)):
-/// `out[o] = (p[o] + .. + p[o + KW - 1]) * scale[o]` for `o < outputs`, where `p[c]` is the
-/// sum down the `lines` (the window's input rows, `width` cells each) of column `c - pad`
-/// in `f64`, zero outside the row. Blocks of `p` stay in registers and the window's
-/// shifted copies of them come from lane rotations: stored and reloaded one cell off, they
-/// would stall on store forwarding every block.
+/// A run of output rows of one plane for [`sum_plane_avx512`] and [`sum_plane_avx2`].
+pub(crate) struct SumPlane<'a> {
+    /// Input row `h` is the `width` cells from `x + h * x_stride`.
+    pub x: *const f32,
+    pub x_stride: isize,
+    pub width: usize,
+    /// Zero columns before each input row (the left padding).
+    pub pad: usize,
+    /// Per output row, the input rows its window sums: `first..first + taps` (undilated,
+    /// at most [`SUM_RING_ROWS`] rows).
+    pub windows: &'a [Window],
+    /// Per output row, where its reciprocal divisors (`outputs` cells) start in `scales`.
+    pub scale_at: &'a [usize],
+    pub scales: &'a [f64],
+    /// Output row `i` is the `outputs` cells from `out + i * out_stride`.
+    pub out: *mut f32,
+    pub out_stride: isize,
+    pub outputs: usize,
+}
+
+/// Input rows the small-window kernels hold widened to `f64` at once: at least the tallest
+/// window ([`SUM_ROWS_MAX`](super::sums::SUM_ROWS_MAX)), a power of two.
+pub(crate) const SUM_RING_ROWS: usize = 4;
+
+impl SumPlane<'_> {
+    /// Cells of one widened row: the padded row, with room for the widening's whole blocks
+    /// of 16 and the vertical sums' block after the last output.
+    pub fn ring_len(&self) -> usize {
+        (self.pad + self.width)
+            .next_multiple_of(16)
+            .max(self.outputs.next_multiple_of(8) + 8)
+    }
+
+    /// Widens the input rows output row `i`'s window needs into `ring` (slot `h %
+    /// SUM_RING_ROWS`, tagged in `held`), unless held already, and returns where they
+    /// start, top to bottom, in the first `taps` entries.
+    ///
+    /// # Safety
+    /// `widen(src, dst)` reads `width` cells from `src` and writes them as `f64`s, padded
+    /// by `pad` zeros in front, from `dst`, within `ring_len` cells; input rows of the
+    /// windows are inside the input.
+    #[inline(always)]
+    unsafe fn rows_of(
+        &self,
+        i: usize,
+        ring: &mut [f64],
+        held: &mut [usize; SUM_RING_ROWS],
+        widen: impl Fn(*const f32, *mut f64),
+    ) -> [*const f64; SUM_RING_ROWS] {
+        let w = self.windows[i];
+        let len = self.ring_len();
+        let mut rows = [std::ptr::null(); SUM_RING_ROWS];
+        for (t, row) in rows.iter_mut().enumerate() {
+            if t >= w.taps {
+                break;
+            }
+            let h = w.first + t;
+            let slot = h % SUM_RING_ROWS;
+            let cells = ring[slot * len..].as_mut_ptr();
+            if held[slot] != h {
+                held[slot] = h;
+                // SAFETY: row h is inside the input (this function's contract); the padded
+                // row lies inside the slot.
+                widen(unsafe { self.x.offset(h as isize * self.x_stride) }, cells);
+            }
+            *row = cells;
+        }
+        rows
+    }
+}
+
+/// Averages over small windows with horizontal stride 1 ([`sum_rows`](super::sums::sum_rows)):
+/// each input row is widened to `f64` once, into a ring of zero-padded rows; each output
+/// row sums its window's rows down, 8 columns at a time in a register, and the window's
+/// columns across by lane rotations of two such blocks (stored and reloaded one cell off,
+/// they would stall on store forwarding), then one multiplication by the reciprocal
+/// divisor. Sums start from zero and go down the rows in order, as the reference does.
 ///
 /// # Safety
-/// AVX-512F is available; `lines` is non-empty and each points to `width` readable cells;
-/// `scale.len() >= outputs`; `out` is valid for `outputs` writes; `1 <= KW <= 8`.
+/// AVX-512F is available; `p`'s rows and windows are as its fields say; `ring` holds
+/// [`SUM_RING_ROWS`] rows of `p.ring_len()` cells, zero everywhere but where rows are
+/// widened; `held` says which input row each slot holds (`usize::MAX`: none); `1 <= KW <=
+/// 8`.
 #[target_feature(enable = "avx512f")]
-pub(crate) unsafe fn sum_row_avx512<const KW: usize>(
-    lines: &[*const f32],
-    width: usize,
-    pad: usize,
-    scale: &[f64],
-    out: *mut f32,
-    outputs: usize,
+pub(crate) unsafe fn sum_plane_avx512<const KW: usize>(
+    p: &SumPlane,
+    ring: &mut [f64],
+    held: &mut [usize; SUM_RING_ROWS],
 ) {
-    debug_assert!(!lines.is_empty() && scale.len() >= outputs && (1..=8).contains(&KW));
-    let lanes = |lo: usize, hi: usize| -> __mmask16 {
-        if lo >= hi {
-            0
-        } else {
-            (((1u32 << (hi - lo)) - 1) << lo) as u16
-        }
-    };
-    // Block k of p: cells 16k..16k + 16, the (low, high) halves of the column sums of input
-    // columns 16k - pad ...
-    let column_sums = |k: usize| {
-        let first = (16 * k) as isize - pad as isize;
-        let lo = (-first).clamp(0, 16) as usize;
-        let hi = (width as isize - first).clamp(0, 16) as usize;
-        let m = lanes(lo, hi);
-        let (mut low, mut high) = (_mm512_setzero_pd(), _mm512_setzero_pd());
-        if m != 0 {
-            for &line in lines {
-                // SAFETY: lanes lo..hi read columns first + lo..first + hi, inside
-                // 0..width; masked-off lanes are not read (nor fault).
-                let v = unsafe { _mm512_maskz_loadu_ps(m, line.wrapping_offset(first)) };
+    debug_assert!((1..=8).contains(&KW) && ring.len() >= SUM_RING_ROWS * p.ring_len());
+    let mask = |n: usize| ((1u32 << n.min(16)) - 1) as u16;
+    let (width, pad) = (p.width, p.pad as isize);
+    // Padded row block k, columns 16k..16k + 16 (input columns 16k - pad ..), stored where
+    // the vertical sums load it: a load spanning two stores would wait for both to retire.
+    let widen = |src: *const f32, dst: *mut f64| {
+        for k in p.pad / 16..(p.pad + width).div_ceil(16) {
+            let first = 16 * k as isize - pad;
+            let lo = (-first).clamp(0, 16) as usize;
+            let hi = (width as isize - first).clamp(0, 16) as usize;
+            // SAFETY: the lanes lo..hi read input columns first + lo..first + hi, inside the
+            // row (all 16 when lo = 0 and hi = 16); the stores write cells 16k..16k + 16 <=
+            // (pad + width).next_multiple_of(16), inside the slot (`ring_len`).
+            unsafe {
+                let at = src.wrapping_offset(first);
+                let v = if lo == 0 && hi == 16 {
+                    _mm512_loadu_ps(at)
+                } else {
+                    _mm512_maskz_loadu_ps(mask(hi) & !mask(lo), at)
+                };
                 let v = _mm512_castps_pd(v);
-                low = _mm512_add_pd(
-                    low,
+                _mm512_storeu_pd(
+                    dst.add(16 * k),
                     _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_castpd512_pd256(v))),
                 );
-                high = _mm512_add_pd(
-                    high,
+                _mm512_storeu_pd(
+                    dst.add(16 * k + 8),
                     _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(v))),
                 );
             }
         }
-        (low, high)
     };
     // p[o + j .. o + j + 8] from the blocks a = p[o..o + 8] and b = p[o + 8..o + 16].
     #[target_feature(enable = "avx512f")]
     #[inline]
     fn window(a: __m512d, b: __m512d, kw: usize) -> __m512d {
         let (a, b) = (_mm512_castpd_si512(a), _mm512_castpd_si512(b));
-        let mut sum = _mm512_castsi512_pd(a);
+        let shifted = |s: __m512i| _mm512_castsi512_pd(s);
+        let mut sum = shifted(a);
         if kw > 1 {
-            sum = _mm512_add_pd(sum, _mm512_castsi512_pd(_mm512_alignr_epi64::<1>(b, a)));
+            sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<1>(b, a)));
         }
         if kw > 2 {
-            sum = _mm512_add_pd(sum, _mm512_castsi512_pd(_mm512_alignr_epi64::<2>(b, a)));
+            sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<2>(b, a)));
         }
         if kw > 3 {
-            sum = _mm512_add_pd(sum, _mm512_castsi512_pd(_mm512_alignr_epi64::<3>(b, a)));
+            sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<3>(b, a)));
         }
         if kw > 4 {
-            sum = _mm512_add_pd(sum, _mm512_castsi512_pd(_mm512_alignr_epi64::<4>(b, a)));
+            sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<4>(b, a)));
         }
         if kw > 5 {
-            sum = _mm512_add_pd(sum, _mm512_castsi512_pd(_mm512_alignr_epi64::<5>(b, a)));
+            sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<5>(b, a)));
         }
         if kw > 6 {
-            sum = _mm512_add_pd(sum, _mm512_castsi512_pd(_mm512_alignr_epi64::<6>(b, a)));
+            sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<6>(b, a)));
         }
         if kw > 7 {
-            sum = _mm512_add_pd(sum, _mm512_castsi512_pd(_mm512_alignr_epi64::<7>(b, a)));
+            sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<7>(b, a)));
         }
         sum
     }
-    let mut current = column_sums(0);
-    let mut k = 0;
-    while 16 * k < outputs {
-        let next = column_sums(k + 1);
-        let low = window(current.0, current.1, KW);
-        let high = window(current.1, next.0, KW);
-        let o = 16 * k;
-        let n = (outputs - o).min(16);
-        // SAFETY: lanes below n read scale[o..o + n] and write outputs o..o + n, inside
-        // their lengths; masked-off lanes are neither read nor written.
-        unsafe {
-            let q = scale.as_ptr().add(o);
-            let low = _mm512_mul_pd(low, _mm512_maskz_loadu_pd(lanes(0, n.min(8)) as u8, q));
-            let high = _mm512_mul_pd(
-                high,
-                _mm512_maskz_loadu_pd((lanes(0, n) >> 8) as u8, q.add(8)),
-            );
-            let both = _mm512_insertf64x4::<1>(
-                _mm512_castpd256_pd512(_mm256_castps_pd(_mm512_cvtpd_ps(low))),
-                _mm256_castps_pd(_mm512_cvtpd_ps(high)),
-            );
-            _mm512_mask_storeu_ps(out.add(o), lanes(0, n), _mm512_castpd_ps(both));
+    let outputs = p.outputs;
+    for i in 0..p.windows.len() {
+        // SAFETY: `widen` keeps to the slot (above); the windows are inside the input.
+        let rows = unsafe { p.rows_of(i, ring, held, widen) };
+        let taps = p.windows[i].taps;
+        let down = |b: usize| {
+            let mut sum = _mm512_setzero_pd();
+            for &row in &rows[..taps.min(SUM_RING_ROWS)] {
+                // SAFETY: 8b + 8 <= outputs.next_multiple_of(8) + 8 <= ring_len.
+                sum = _mm512_add_pd(sum, unsafe { _mm512_loadu_pd(row.add(8 * b)) });
+            }
+            sum
+        };
+        let scale = p.scales[p.scale_at[i]..p.scale_at[i] + outputs].as_ptr();
+        // SAFETY: output row i holds `outputs` cells (the struct's contract).
+        let out = unsafe { p.out.offset(i as isize * p.out_stride) };
+        let mut current = down(0);
+        for b in 0..outputs.div_ceil(8) {
+            let next = down(b + 1);
+            let sums = window(current, next, KW);
+            let (o, n) = (8 * b, (outputs - 8 * b).min(8));
+            // SAFETY: lanes below n read scale[o..o + n] and write out[o..o + n].
+            unsafe {
+                if n == 8 {
+                    let q = _mm512_loadu_pd(scale.add(o));
+                    _mm256_storeu_ps(out.add(o), _mm512_cvtpd_ps(_mm512_mul_pd(sums, q)));
+                } else {
+                    let q = _mm512_maskz_loadu_pd(mask(n) as u8, scale.add(o));
+                    let r = _mm512_cvtpd_ps(_mm512_mul_pd(sums, q));
+                    _mm512_mask_storeu_ps(out.add(o), mask(n), _mm512_castps256_ps512(r));
+                }
+            }
+            current = next;
         }
-        current = next;
-        k += 1;
     }
 }
 
-/// [`sum_row_avx512`] with AVX2: blocks of 8 cells, windows shifted by lane permutes.
+/// [`sum_plane_avx512`] with AVX2: blocks of 4 `f64`, windows shifted by lane permutes.
 ///
 /// # Safety
-/// As for [`sum_row_avx512`], with AVX2 available and `1 <= KW <= 4`.
+/// As for [`sum_plane_avx512`], with AVX2 available and `1 <= KW <= 4`.
 #[target_feature(enable = "avx2")]
-pub(crate) unsafe fn sum_row_avx2<const KW: usize>(
-    lines: &[*const f32],
-    width: usize,
-    pad: usize,
-    scale: &[f64],
-    out: *mut f32,
-    outputs: usize,
+pub(crate) unsafe fn sum_plane_avx2<const KW: usize>(
+    p: &SumPlane,
+    ring: &mut [f64],
+    held: &mut [usize; SUM_RING_ROWS],
 ) {
-    debug_assert!(!lines.is_empty() && scale.len() >= outputs && (1..=4).contains(&KW));
-    // Lane i is set when lo <= i < hi.
-    let lanes = |lo: usize, hi: usize| {
+    debug_assert!((1..=4).contains(&KW) && ring.len() >= SUM_RING_ROWS * p.ring_len());
+    // Lane i (of 8 f32 or, widened, of 4 + 4 f64) is set when i < n.
+    let lanes = |n: usize| {
         let index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        let above = _mm256_cmpgt_epi32(index, _mm256_set1_epi32(lo as i32 - 1));
-        let below = _mm256_cmpgt_epi32(_mm256_set1_epi32(hi as i32), index);
-        _mm256_and_si256(above, below)
+        _mm256_cmpgt_epi32(_mm256_set1_epi32(n.min(8) as i32), index)
     };
-    let widen = |m: __m128i| _mm256_cvtepi32_epi64(m);
-    let column_sums = |k: usize| {
-        let first = (8 * k) as isize - pad as isize;
-        let lo = (-first).clamp(0, 8) as usize;
-        let hi = (width as isize - first).clamp(0, 8) as usize;
-        let (mut low, mut high) = (_mm256_setzero_pd(), _mm256_setzero_pd());
-        if lo < hi {
-            let m = lanes(lo, hi);
-            for &line in lines {
-                // SAFETY: as for the AVX-512 version: only lanes lo..hi are read.
-                let v = unsafe { _mm256_maskload_ps(line.wrapping_offset(first), m) };
-                low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
-                high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)));
+    let (width, pad) = (p.width, p.pad as isize);
+    // As in the AVX-512 version, in blocks of 8.
+    let widen = |src: *const f32, dst: *mut f64| {
+        for k in p.pad / 8..(p.pad + width).div_ceil(8) {
+            let first = 8 * k as isize - pad;
+            let lo = (-first).clamp(0, 8) as usize;
+            let hi = (width as isize - first).clamp(0, 8) as usize;
+            // SAFETY: the lanes lo..hi read input columns first + lo..first + hi, inside the
+            // row (all 8 when lo = 0 and hi = 8); the stores write cells 8k..8k + 8, inside
+            // the slot.
+            unsafe {
+                let at = src.wrapping_offset(first);
+                let v = if lo == 0 && hi == 8 {
+                    _mm256_loadu_ps(at)
+                } else {
+                    _mm256_maskload_ps(at, _mm256_andnot_si256(lanes(lo), lanes(hi)))
+                };
+                _mm256_storeu_pd(dst.add(8 * k), _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+                _mm256_storeu_pd(
+                    dst.add(8 * k + 4),
+                    _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)),
+                );
             }
         }
-        (low, high)
     };
     // p[o + j .. o + j + 4] from a = p[o..o + 4] and b = p[o + 4..o + 8].
     #[target_feature(enable = "avx2")]
@@ -338,26 +420,54 @@ pub(crate) unsafe fn sum_row_avx2<const KW: usize>(
         }
         sum
     }
-    let mut current = column_sums(0);
-    let mut k = 0;
-    while 8 * k < outputs {
-        let next = column_sums(k + 1);
-        let low = window(current.0, current.1, KW);
-        let high = window(current.1, next.0, KW);
-        let o = 8 * k;
-        let n = (outputs - o).min(8);
-        let m = lanes(0, n);
-        // SAFETY: lanes below n read scale[o..o + n] and write outputs o..o + n.
-        unsafe {
-            let q = scale.as_ptr().add(o);
-            let q_low = _mm256_maskload_pd(q, widen(_mm256_castsi256_si128(m)));
-            let q_high = _mm256_maskload_pd(q.add(4), widen(_mm256_extracti128_si256::<1>(m)));
-            let low = _mm256_cvtpd_ps(_mm256_mul_pd(low, q_low));
-            let high = _mm256_cvtpd_ps(_mm256_mul_pd(high, q_high));
-            _mm256_maskstore_ps(out.add(o), m, _mm256_set_m128(high, low));
+    let outputs = p.outputs;
+    for i in 0..p.windows.len() {
+        // SAFETY: as for the AVX-512 version.
+        let rows = unsafe { p.rows_of(i, ring, held, widen) };
+        let taps = p.windows[i].taps;
+        let down = |b: usize| {
+            let mut sum = _mm256_setzero_pd();
+            for &row in &rows[..taps.min(SUM_RING_ROWS)] {
+                // SAFETY: 4b + 4 <= outputs.next_multiple_of(8) + 8 <= ring_len.
+                sum = _mm256_add_pd(sum, unsafe { _mm256_loadu_pd(row.add(4 * b)) });
+            }
+            sum
+        };
+        let scale = p.scales[p.scale_at[i]..p.scale_at[i] + outputs].as_ptr();
+        // SAFETY: output row i holds `outputs` cells.
+        let out = unsafe { p.out.offset(i as isize * p.out_stride) };
+        let (mut low, mut high) = (down(0), down(1));
+        for b in 0..outputs.div_ceil(8) {
+            let next = down(2 * b + 2);
+            let sums = (window(low, high, KW), window(high, next, KW));
+            let (o, n) = (8 * b, (outputs - 8 * b).min(8));
+            // SAFETY: lanes below n read scale[o..o + n] and write out[o..o + n].
+            unsafe {
+                let q = scale.add(o);
+                let r = if n == 8 {
+                    _mm256_set_m128(
+                        _mm256_cvtpd_ps(_mm256_mul_pd(sums.1, _mm256_loadu_pd(q.add(4)))),
+                        _mm256_cvtpd_ps(_mm256_mul_pd(sums.0, _mm256_loadu_pd(q))),
+                    )
+                } else {
+                    let m = lanes(n);
+                    let widened = |m: __m128i| _mm256_cvtepi32_epi64(m);
+                    let q_low = _mm256_maskload_pd(q, widened(_mm256_castsi256_si128(m)));
+                    let q_high =
+                        _mm256_maskload_pd(q.add(4), widened(_mm256_extracti128_si256::<1>(m)));
+                    _mm256_set_m128(
+                        _mm256_cvtpd_ps(_mm256_mul_pd(sums.1, q_high)),
+                        _mm256_cvtpd_ps(_mm256_mul_pd(sums.0, q_low)),
+                    )
+                };
+                if n == 8 {
+                    _mm256_storeu_ps(out.add(o), r);
+                } else {
+                    _mm256_maskstore_ps(out.add(o), lanes(n), r);
+                }
+            }
+            (low, high) = (next, down(2 * b + 3));
         }
-        current = next;
-        k += 1;
     }
 }
 
