@@ -29,7 +29,7 @@ use self::reduce::{MaxOp, Reduce, SumOp};
 use self::rows::{full_columns, max_rows, pool_rows, Plane};
 use self::sums::{sum_rows, sum_separable, SUM_ROWS_MAX};
 use crate::element::Element;
-use crate::plan::Plan;
+use crate::plan::{AxisGeometry, Plan};
 use crate::spec::{Layout, Mode};
 
 /// The kernel a call runs, as chosen per call from the plan, the layout and the memory
@@ -176,11 +176,13 @@ pub(crate) fn select<T>(
         }
     };
     let undilated = rows.dilation == 1 && cols.dilation == 1;
-    // The separable average keeps a zero-padded row of column sums: only for paddings on
-    // the scale of the row.
-    let modest_padding = cols.pad_begin.saturating_add(cols.pad_end)
-        <= cols.input.saturating_mul(4).saturating_add(64);
-    if plan.mode == Mode::Avg && undilated && cols.stride == 1 && modest_padding {
+    // The separable average keeps zero-padded rows, as many as a chunk of output rows'
+    // windows span: only for paddings (and so windows) on the scale of the plane.
+    let modest_padding = |g: &AxisGeometry| {
+        g.pad_begin.saturating_add(g.pad_end) <= g.input.saturating_mul(4).saturating_add(64)
+    };
+    let modest = modest_padding(&rows) && modest_padding(&cols);
+    if plan.mode == Mode::Avg && undilated && cols.stride == 1 && modest {
         if rows.kernel <= SUM_ROWS_MAX && cols.kernel <= SUM_ROWS_MAX {
             return Kernel::SumRows;
         }
