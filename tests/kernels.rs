@@ -53,32 +53,61 @@ fn check<T: Element>(x: &ArrayD<T>, spec: &PoolSpec, kernel: Kernel) {
             &magnitude,
             &format!("{what} {isa:?}"),
         );
-        let sentinel = T::from(-7777.25).unwrap();
-        let big: Vec<usize> = want.shape().iter().map(|&s| 2 * s + 1).collect();
-        let mut buffer = ArrayD::from_elem(IxDyn(&big), sentinel);
-        let mut view = buffer.view_mut();
-        for ax in 0..view.ndim() {
-            view.slice_axis_inplace(ndpool::ndarray::Axis(ax), Slice::new(1, None, 2));
-        }
-        ndpool::pool2d_into(x, spec, view).unwrap();
-        for (i, &v) in buffer.indexed_iter() {
-            let inside = i.slice().iter().all(|&c| c % 2 == 1);
-            if inside {
-                let j: Vec<usize> = i.slice().iter().map(|&c| c / 2).collect();
-                let w = want[IxDyn(&j)];
-                let ok = match spec.mode_value() {
-                    Mode::Max => same_bits(v, w),
-                    _ => close(v, w, magnitude[IxDyn(&j)]),
+        // Two sentinel-filled outputs: every axis strided (kernels write through a row
+        // buffer), and rows strided with contiguous cells one in from each row's start
+        // (kernels write straight into the rows); sentinels around every output cell or
+        // row catch a stray or missing write.
+        for contiguous_rows in [false, true] {
+            let sentinel = T::from(-7777.25).unwrap();
+            let big: Vec<usize> = want.shape().iter().map(|&s| 2 * s + 1).collect();
+            let mut buffer = ArrayD::from_elem(IxDyn(&big), sentinel);
+            let mut view = buffer.view_mut();
+            let last = view.ndim() - 1;
+            let inside = |ax: usize, c: usize| {
+                if contiguous_rows && ax == last {
+                    (1..=want.shape()[ax]).contains(&c)
+                } else {
+                    c % 2 == 1
+                }
+            };
+            for ax in 0..view.ndim() {
+                let slice = if contiguous_rows && ax == last {
+                    Slice::new(1, Some(1 + want.shape()[ax] as isize), 1)
+                } else {
+                    Slice::new(1, None, 2)
                 };
-                assert!(
-                    ok,
-                    "{what} {isa:?} (into): at {j:?} got {v:?}, expected {w:?}"
-                );
-            } else {
-                assert!(
-                    same_bits(v, sentinel),
-                    "{what} {isa:?}: stray write at {i:?}"
-                );
+                view.slice_axis_inplace(ndpool::ndarray::Axis(ax), slice);
+            }
+            ndpool::pool2d_into(x, spec, view).unwrap();
+            for (i, &v) in buffer.indexed_iter() {
+                let cell = i.slice();
+                if cell.iter().enumerate().all(|(ax, &c)| inside(ax, c)) {
+                    let j: Vec<usize> = cell
+                        .iter()
+                        .enumerate()
+                        .map(|(ax, &c)| {
+                            if contiguous_rows && ax == last {
+                                c - 1
+                            } else {
+                                c / 2
+                            }
+                        })
+                        .collect();
+                    let w = want[IxDyn(&j)];
+                    let ok = match spec.mode_value() {
+                        Mode::Max => same_bits(v, w),
+                        _ => close(v, w, magnitude[IxDyn(&j)]),
+                    };
+                    assert!(
+                        ok,
+                        "{what} {isa:?} (into, contiguous rows {contiguous_rows}): at {j:?} got {v:?}, expected {w:?}"
+                    );
+                } else {
+                    assert!(
+                        same_bits(v, sentinel),
+                        "{what} {isa:?} (contiguous rows {contiguous_rows}): stray write at {i:?}"
+                    );
+                }
             }
         }
     }
