@@ -201,10 +201,32 @@ pub(crate) const SUM_RING_ROWS: usize = 4;
 impl SumPlane<'_> {
     /// Cells of one widened row: the padded row, with room for the widening's whole blocks
     /// of 16 and the vertical sums' block after the last output.
+    #[inline]
     pub fn ring_len(&self) -> usize {
         (self.pad + self.width)
             .next_multiple_of(16)
             .max(self.outputs.next_multiple_of(8) + 8)
+    }
+
+    /// Padded-row block `k` of `lanes` cells: the input column its first lane holds (may
+    /// be negative), and the lanes `lo..hi` that hold input columns.
+    #[inline(always)]
+    fn block(&self, k: usize, lanes: usize) -> (isize, usize, usize) {
+        let first = (lanes * k) as isize - self.pad as isize;
+        let lo = (-first).clamp(0, lanes as isize) as usize;
+        let hi = (self.width as isize - first).clamp(0, lanes as isize) as usize;
+        (first, lo, hi)
+    }
+
+    /// Output row `i`'s reciprocal divisors and cells (`outputs` of each).
+    #[inline(always)]
+    fn output_row(&self, i: usize) -> (*const f64, *mut f32) {
+        let scale = self.scales[self.scale_at[i]..self.scale_at[i] + self.outputs].as_ptr();
+        // Row i lies inside the output (the struct's contract), so the offset stays in it.
+        (
+            scale,
+            self.out.wrapping_offset(i as isize * self.out_stride),
+        )
     }
 
     /// Widens the input rows output row `i`'s window needs into `ring` (slot `h %
@@ -265,14 +287,12 @@ pub(crate) unsafe fn sum_plane_avx512<const KW: usize>(
 ) {
     debug_assert!((1..=8).contains(&KW) && ring.len() >= SUM_RING_ROWS * p.ring_len());
     let mask = |n: usize| ((1u32 << n.min(16)) - 1) as u16;
-    let (width, pad) = (p.width, p.pad as isize);
+    let width = p.width;
     // Padded row block k, columns 16k..16k + 16 (input columns 16k - pad ..), stored where
     // the vertical sums load it: a load spanning two stores would wait for both to retire.
     let widen = |src: *const f32, dst: *mut f64| {
         for k in p.pad / 16..(p.pad + width).div_ceil(16) {
-            let first = 16 * k as isize - pad;
-            let lo = (-first).clamp(0, 16) as usize;
-            let hi = (width as isize - first).clamp(0, 16) as usize;
+            let (first, lo, hi) = p.block(k, 16);
             // SAFETY: the lanes lo..hi read input columns first + lo..first + hi, inside the
             // row (all 16 when lo = 0 and hi = 16); the stores write cells 16k..16k + 16 <=
             // (pad + width).next_multiple_of(16), inside the slot (`ring_len`).
@@ -338,9 +358,7 @@ pub(crate) unsafe fn sum_plane_avx512<const KW: usize>(
             }
             sum
         };
-        let scale = p.scales[p.scale_at[i]..p.scale_at[i] + outputs].as_ptr();
-        // SAFETY: output row i holds `outputs` cells (the struct's contract).
-        let out = unsafe { p.out.offset(i as isize * p.out_stride) };
+        let (scale, out) = p.output_row(i);
         let mut current = down(0);
         for b in 0..outputs.div_ceil(8) {
             let next = down(b + 1);
@@ -378,13 +396,11 @@ pub(crate) unsafe fn sum_plane_avx2<const KW: usize>(
         let index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
         _mm256_cmpgt_epi32(_mm256_set1_epi32(n.min(8) as i32), index)
     };
-    let (width, pad) = (p.width, p.pad as isize);
+    let width = p.width;
     // As in the AVX-512 version, in blocks of 8.
     let widen = |src: *const f32, dst: *mut f64| {
         for k in p.pad / 8..(p.pad + width).div_ceil(8) {
-            let first = 8 * k as isize - pad;
-            let lo = (-first).clamp(0, 8) as usize;
-            let hi = (width as isize - first).clamp(0, 8) as usize;
+            let (first, lo, hi) = p.block(k, 8);
             // SAFETY: the lanes lo..hi read input columns first + lo..first + hi, inside the
             // row (all 8 when lo = 0 and hi = 8); the stores write cells 8k..8k + 8, inside
             // the slot.
@@ -433,9 +449,7 @@ pub(crate) unsafe fn sum_plane_avx2<const KW: usize>(
             }
             sum
         };
-        let scale = p.scales[p.scale_at[i]..p.scale_at[i] + outputs].as_ptr();
-        // SAFETY: output row i holds `outputs` cells.
-        let out = unsafe { p.out.offset(i as isize * p.out_stride) };
+        let (scale, out) = p.output_row(i);
         let (mut low, mut high) = (down(0), down(1));
         for b in 0..outputs.div_ceil(8) {
             let next = down(2 * b + 2);
