@@ -194,6 +194,14 @@ pub(crate) struct SumPlane<'a> {
     pub outputs: usize,
 }
 
+/// The blocks of a padded row that hold input columns ([`SumPlane::blocks`]): partial ones
+/// as (block, first lane, end lane).
+pub(crate) struct Blocks {
+    head: Option<(usize, usize, usize)>,
+    whole: std::ops::Range<usize>,
+    tail: Option<(usize, usize, usize)>,
+}
+
 /// Input rows the small-window kernels hold widened to `f64` at once: at least the tallest
 /// window ([`SUM_ROWS_MAX`](super::sums::SUM_ROWS_MAX)), a power of two.
 pub(crate) const SUM_RING_ROWS: usize = 4;
@@ -208,14 +216,35 @@ impl SumPlane<'_> {
             .max(self.outputs.next_multiple_of(8) + 8)
     }
 
-    /// Padded-row block `k` of `lanes` cells: the input column its first lane holds (may
-    /// be negative), and the lanes `lo..hi` that hold input columns.
+    /// The padded-row blocks of `lanes` cells that hold input columns, split into a first
+    /// block that holds only some (lanes `lo..`), whole blocks, and a last block that holds
+    /// only some (lanes `..hi`).
     #[inline(always)]
-    fn block(&self, k: usize, lanes: usize) -> (isize, usize, usize) {
-        let first = (lanes * k) as isize - self.pad as isize;
-        let lo = (-first).clamp(0, lanes as isize) as usize;
-        let hi = (self.width as isize - first).clamp(0, lanes as isize) as usize;
-        (first, lo, hi)
+    fn blocks(&self, lanes: usize) -> Blocks {
+        let (begin, end) = (self.pad / lanes, (self.pad + self.width).div_ceil(lanes));
+        // Lanes lo..hi of block k hold input columns.
+        let held = |k: usize| {
+            let first = (lanes * k) as isize - self.pad as isize;
+            let lo = (-first).clamp(0, lanes as isize) as usize;
+            let hi = (self.width as isize - first).clamp(0, lanes as isize) as usize;
+            (lo, hi)
+        };
+        let whole = |k: usize| held(k) == (0, lanes);
+        let head = (begin < end && !whole(begin)).then(|| held(begin));
+        let whole_begin = begin + usize::from(head.is_some());
+        let tail = (end > whole_begin && !whole(end - 1)).then(|| held(end - 1));
+        Blocks {
+            head: head.map(|(lo, hi)| (begin, lo, hi)),
+            whole: whole_begin..end - usize::from(tail.is_some()),
+            tail: tail.map(|(lo, hi)| (end - 1, lo, hi)),
+        }
+    }
+
+    /// Where padded-row block `k` of `lanes` cells reads in input row `src`: its first
+    /// lane's column, which may lie before the row.
+    #[inline(always)]
+    fn block_source(&self, src: *const f32, k: usize, lanes: usize) -> *const f32 {
+        src.wrapping_offset((lanes * k) as isize - self.pad as isize)
     }
 
     /// Output row `i`'s reciprocal divisors and cells (`outputs` of each).
@@ -286,24 +315,18 @@ pub(crate) unsafe fn sum_plane_avx512<const KW: usize>(
     held: &mut [usize; SUM_RING_ROWS],
 ) {
     debug_assert!((1..=8).contains(&KW) && ring.len() >= SUM_RING_ROWS * p.ring_len());
-    let mask = |n: usize| ((1u32 << n.min(16)) - 1) as u16;
-    let width = p.width;
-    // Padded row block k, columns 16k..16k + 16 (input columns 16k - pad ..), stored where
-    // the vertical sums load it: a load spanning two stores would wait for both to retire.
+    let mask = |lo: usize, hi: usize| (((1u32 << hi) - 1) & !((1u32 << lo) - 1)) as u16;
+    let blocks = p.blocks(16);
+    let head = blocks.head.map(|(k, lo, hi)| (k, mask(lo, hi)));
+    let tail = blocks.tail.map(|(k, lo, hi)| (k, mask(lo, hi)));
+    // Padded row block k, columns 16k..16k + 16, stored where the vertical sums load it: a
+    // load spanning two stores would wait for both to retire.
     let widen = |src: *const f32, dst: *mut f64| {
-        for k in p.pad / 16..(p.pad + width).div_ceil(16) {
-            let (first, lo, hi) = p.block(k, 16);
-            // SAFETY: the lanes lo..hi read input columns first + lo..first + hi, inside the
-            // row (all 16 when lo = 0 and hi = 16); the stores write cells 16k..16k + 16 <=
-            // (pad + width).next_multiple_of(16), inside the slot (`ring_len`).
+        let store = |k: usize, v: __m512| {
+            let v = _mm512_castps_pd(v);
+            // SAFETY: cells 16k..16k + 16 <= (pad + width).next_multiple_of(16) lie inside
+            // the slot (`ring_len`).
             unsafe {
-                let at = src.wrapping_offset(first);
-                let v = if lo == 0 && hi == 16 {
-                    _mm512_loadu_ps(at)
-                } else {
-                    _mm512_maskz_loadu_ps(mask(hi) & !mask(lo), at)
-                };
-                let v = _mm512_castps_pd(v);
                 _mm512_storeu_pd(
                     dst.add(16 * k),
                     _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_castpd512_pd256(v))),
@@ -313,69 +336,115 @@ pub(crate) unsafe fn sum_plane_avx512<const KW: usize>(
                     _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd::<1>(v))),
                 );
             }
+        };
+        // SAFETY (the loads): a partial block reads only its lanes that hold input columns,
+        // a whole block's lanes all do (`SumPlane::blocks`).
+        if let Some((k, m)) = head {
+            store(k, unsafe {
+                _mm512_maskz_loadu_ps(m, p.block_source(src, k, 16))
+            });
+        }
+        for k in blocks.whole.clone() {
+            store(k, unsafe { _mm512_loadu_ps(p.block_source(src, k, 16)) });
+        }
+        if let Some((k, m)) = tail {
+            store(k, unsafe {
+                _mm512_maskz_loadu_ps(m, p.block_source(src, k, 16))
+            });
         }
     };
-    // p[o + j .. o + j + 8] from the blocks a = p[o..o + 8] and b = p[o + 8..o + 16].
-    #[target_feature(enable = "avx512f")]
-    #[inline]
-    fn window(a: __m512d, b: __m512d, kw: usize) -> __m512d {
-        let (a, b) = (_mm512_castpd_si512(a), _mm512_castpd_si512(b));
-        let shifted = |s: __m512i| _mm512_castsi512_pd(s);
-        let mut sum = shifted(a);
-        if kw > 1 {
-            sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<1>(b, a)));
-        }
-        if kw > 2 {
-            sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<2>(b, a)));
-        }
-        if kw > 3 {
-            sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<3>(b, a)));
-        }
-        if kw > 4 {
-            sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<4>(b, a)));
-        }
-        if kw > 5 {
-            sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<5>(b, a)));
-        }
-        if kw > 6 {
-            sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<6>(b, a)));
-        }
-        if kw > 7 {
-            sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<7>(b, a)));
-        }
-        sum
-    }
-    let outputs = p.outputs;
     for i in 0..p.windows.len() {
         // SAFETY: `widen` keeps to the slot (above); the windows are inside the input.
         let rows = unsafe { p.rows_of(i, ring, held, widen) };
-        let taps = p.windows[i].taps;
-        let down = |b: usize| {
-            let mut sum = _mm512_setzero_pd();
-            for &row in &rows[..taps.min(SUM_RING_ROWS)] {
-                // SAFETY: 8b + 8 <= outputs.next_multiple_of(8) + 8 <= ring_len.
-                sum = _mm512_add_pd(sum, unsafe { _mm512_loadu_pd(row.add(8 * b)) });
-            }
-            sum
-        };
         let (scale, out) = p.output_row(i);
-        let mut current = down(0);
-        for b in 0..outputs.div_ceil(8) {
-            let next = down(b + 1);
-            let sums = window(current, next, KW);
-            let (o, n) = (8 * b, (outputs - 8 * b).min(8));
-            // SAFETY: lanes below n read scale[o..o + n] and write out[o..o + n].
-            unsafe {
-                if n == 8 {
-                    let q = _mm512_loadu_pd(scale.add(o));
-                    _mm256_storeu_ps(out.add(o), _mm512_cvtpd_ps(_mm512_mul_pd(sums, q)));
-                } else {
-                    let q = _mm512_maskz_loadu_pd(mask(n) as u8, scale.add(o));
-                    let r = _mm512_cvtpd_ps(_mm512_mul_pd(sums, q));
-                    _mm512_mask_storeu_ps(out.add(o), mask(n), _mm512_castps256_ps512(r));
-                }
+        // SAFETY: the rows hold `ring_len` cells, `scale` and `out` `outputs` each.
+        unsafe {
+            match p.windows[i].taps {
+                1 => sum_row_avx512::<KW, 1>(&rows, scale, out, p.outputs),
+                2 => sum_row_avx512::<KW, 2>(&rows, scale, out, p.outputs),
+                3 => sum_row_avx512::<KW, 3>(&rows, scale, out, p.outputs),
+                _ => sum_row_avx512::<KW, 4>(&rows, scale, out, p.outputs),
             }
-            current = next;
+        }
+    }
+}
+
+/// The window sums of `p[o + j .. o + j + 8]` for `j < kw`, from the blocks `a = p[o..o +
+/// 8]` and `b = p[o + 8..o + 16]`.
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn window_avx512(a: __m512d, b: __m512d, kw: usize) -> __m512d {
+    let (a, b) = (_mm512_castpd_si512(a), _mm512_castpd_si512(b));
+    let shifted = |s: __m512i| _mm512_castsi512_pd(s);
+    let mut sum = shifted(a);
+    if kw > 1 {
+        sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<1>(b, a)));
+    }
+    if kw > 2 {
+        sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<2>(b, a)));
+    }
+    if kw > 3 {
+        sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<3>(b, a)));
+    }
+    if kw > 4 {
+        sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<4>(b, a)));
+    }
+    if kw > 5 {
+        sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<5>(b, a)));
+    }
+    if kw > 6 {
+        sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<6>(b, a)));
+    }
+    if kw > 7 {
+        sum = _mm512_add_pd(sum, shifted(_mm512_alignr_epi64::<7>(b, a)));
+    }
+    sum
+}
+
+/// One output row of [`sum_plane_avx512`]: the window of `TAPS` widened rows, `KW` columns
+/// wide, times the reciprocal divisors. Whole blocks of 8 outputs in the loop, the rest
+/// after it (a per-block test of the count cost a tenth of the time on 28-cell rows).
+///
+/// # Safety
+/// AVX-512F is available; `rows[..TAPS]` hold `outputs.next_multiple_of(8) + 8` cells
+/// each; `scale` is valid for `outputs` reads and `out` for `outputs` writes.
+#[target_feature(enable = "avx512f")]
+#[inline]
+unsafe fn sum_row_avx512<const KW: usize, const TAPS: usize>(
+    rows: &[*const f64; SUM_RING_ROWS],
+    scale: *const f64,
+    out: *mut f32,
+    outputs: usize,
+) {
+    let down = |b: usize| {
+        let mut sum = _mm512_setzero_pd();
+        for &row in &rows[..TAPS] {
+            // SAFETY: 8b + 8 <= outputs.next_multiple_of(8) + 8 (the callers' b).
+            sum = _mm512_add_pd(sum, unsafe { _mm512_loadu_pd(row.add(8 * b)) });
+        }
+        sum
+    };
+    let whole = outputs / 8;
+    let mut current = down(0);
+    for b in 0..whole {
+        let next = down(b + 1);
+        let sums = window_avx512(current, next, KW);
+        // SAFETY: 8b + 8 <= outputs.
+        unsafe {
+            let q = _mm512_loadu_pd(scale.add(8 * b));
+            _mm256_storeu_ps(out.add(8 * b), _mm512_cvtpd_ps(_mm512_mul_pd(sums, q)));
+        }
+        current = next;
+    }
+    let (o, n) = (8 * whole, outputs % 8);
+    if n > 0 {
+        let sums = window_avx512(current, down(whole + 1), KW);
+        let m = ((1u32 << n) - 1) as u8;
+        // SAFETY: the lanes below n read scale[o..outputs] and write out[o..outputs].
+        unsafe {
+            let q = _mm512_maskz_loadu_pd(m, scale.add(o));
+            let r = _mm512_cvtpd_ps(_mm512_mul_pd(sums, q));
+            _mm512_mask_storeu_ps(out.add(o), u16::from(m), _mm512_castps256_ps512(r));
         }
     }
 }
@@ -391,96 +460,131 @@ pub(crate) unsafe fn sum_plane_avx2<const KW: usize>(
     held: &mut [usize; SUM_RING_ROWS],
 ) {
     debug_assert!((1..=4).contains(&KW) && ring.len() >= SUM_RING_ROWS * p.ring_len());
-    // Lane i (of 8 f32 or, widened, of 4 + 4 f64) is set when i < n.
-    let lanes = |n: usize| {
-        let index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-        _mm256_cmpgt_epi32(_mm256_set1_epi32(n.min(8) as i32), index)
-    };
-    let width = p.width;
+    let blocks = p.blocks(8);
+    let head = blocks.head.map(|(k, lo, hi)| (k, lanes_between(lo, hi)));
+    let tail = blocks.tail.map(|(k, lo, hi)| (k, lanes_between(lo, hi)));
     // As in the AVX-512 version, in blocks of 8.
     let widen = |src: *const f32, dst: *mut f64| {
-        for k in p.pad / 8..(p.pad + width).div_ceil(8) {
-            let (first, lo, hi) = p.block(k, 8);
-            // SAFETY: the lanes lo..hi read input columns first + lo..first + hi, inside the
-            // row (all 8 when lo = 0 and hi = 8); the stores write cells 8k..8k + 8, inside
-            // the slot.
+        let store = |k: usize, v: __m256| {
+            // SAFETY: cells 8k..8k + 8 lie inside the slot.
             unsafe {
-                let at = src.wrapping_offset(first);
-                let v = if lo == 0 && hi == 8 {
-                    _mm256_loadu_ps(at)
-                } else {
-                    _mm256_maskload_ps(at, _mm256_andnot_si256(lanes(lo), lanes(hi)))
-                };
                 _mm256_storeu_pd(dst.add(8 * k), _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
                 _mm256_storeu_pd(
                     dst.add(8 * k + 4),
                     _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)),
                 );
             }
+        };
+        // SAFETY (the loads): as in the AVX-512 version.
+        if let Some((k, m)) = head {
+            store(k, unsafe {
+                _mm256_maskload_ps(p.block_source(src, k, 8), m)
+            });
+        }
+        for k in blocks.whole.clone() {
+            store(k, unsafe { _mm256_loadu_ps(p.block_source(src, k, 8)) });
+        }
+        if let Some((k, m)) = tail {
+            store(k, unsafe {
+                _mm256_maskload_ps(p.block_source(src, k, 8), m)
+            });
         }
     };
-    // p[o + j .. o + j + 4] from a = p[o..o + 4] and b = p[o + 4..o + 8].
-    #[target_feature(enable = "avx2")]
-    #[inline]
-    fn window(a: __m256d, b: __m256d, kw: usize) -> __m256d {
-        let middle = _mm256_permute2f128_pd::<0x21>(a, b);
-        let mut sum = a;
-        if kw > 1 {
-            sum = _mm256_add_pd(sum, _mm256_shuffle_pd::<0b0101>(a, middle));
-        }
-        if kw > 2 {
-            sum = _mm256_add_pd(sum, middle);
-        }
-        if kw > 3 {
-            sum = _mm256_add_pd(sum, _mm256_shuffle_pd::<0b0101>(middle, b));
-        }
-        sum
-    }
-    let outputs = p.outputs;
     for i in 0..p.windows.len() {
         // SAFETY: as for the AVX-512 version.
         let rows = unsafe { p.rows_of(i, ring, held, widen) };
-        let taps = p.windows[i].taps;
-        let down = |b: usize| {
-            let mut sum = _mm256_setzero_pd();
-            for &row in &rows[..taps.min(SUM_RING_ROWS)] {
-                // SAFETY: 4b + 4 <= outputs.next_multiple_of(8) + 8 <= ring_len.
-                sum = _mm256_add_pd(sum, unsafe { _mm256_loadu_pd(row.add(4 * b)) });
-            }
-            sum
-        };
         let (scale, out) = p.output_row(i);
-        let (mut low, mut high) = (down(0), down(1));
-        for b in 0..outputs.div_ceil(8) {
-            let next = down(2 * b + 2);
-            let sums = (window(low, high, KW), window(high, next, KW));
-            let (o, n) = (8 * b, (outputs - 8 * b).min(8));
-            // SAFETY: lanes below n read scale[o..o + n] and write out[o..o + n].
-            unsafe {
-                let q = scale.add(o);
-                let r = if n == 8 {
-                    _mm256_set_m128(
-                        _mm256_cvtpd_ps(_mm256_mul_pd(sums.1, _mm256_loadu_pd(q.add(4)))),
-                        _mm256_cvtpd_ps(_mm256_mul_pd(sums.0, _mm256_loadu_pd(q))),
-                    )
-                } else {
-                    let m = lanes(n);
-                    let widened = |m: __m128i| _mm256_cvtepi32_epi64(m);
-                    let q_low = _mm256_maskload_pd(q, widened(_mm256_castsi256_si128(m)));
-                    let q_high =
-                        _mm256_maskload_pd(q.add(4), widened(_mm256_extracti128_si256::<1>(m)));
-                    _mm256_set_m128(
-                        _mm256_cvtpd_ps(_mm256_mul_pd(sums.1, q_high)),
-                        _mm256_cvtpd_ps(_mm256_mul_pd(sums.0, q_low)),
-                    )
-                };
-                if n == 8 {
-                    _mm256_storeu_ps(out.add(o), r);
-                } else {
-                    _mm256_maskstore_ps(out.add(o), lanes(n), r);
-                }
+        // SAFETY: as for the AVX-512 version.
+        unsafe {
+            match p.windows[i].taps {
+                1 => sum_row_avx2::<KW, 1>(&rows, scale, out, p.outputs),
+                2 => sum_row_avx2::<KW, 2>(&rows, scale, out, p.outputs),
+                3 => sum_row_avx2::<KW, 3>(&rows, scale, out, p.outputs),
+                _ => sum_row_avx2::<KW, 4>(&rows, scale, out, p.outputs),
             }
-            (low, high) = (next, down(2 * b + 3));
+        }
+    }
+}
+
+/// Lanes `lo..hi` of 8 `f32` (or, widened, of 4 + 4 `f64`) set, the others clear.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn lanes_between(lo: usize, hi: usize) -> __m256i {
+    let index = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let below = |n: usize| _mm256_cmpgt_epi32(_mm256_set1_epi32(n.min(8) as i32), index);
+    _mm256_andnot_si256(below(lo), below(hi))
+}
+
+/// The window sums of `p[o + j .. o + j + 4]` for `j < kw`, from `a = p[o..o + 4]` and `b =
+/// p[o + 4..o + 8]`.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn window_avx2(a: __m256d, b: __m256d, kw: usize) -> __m256d {
+    let middle = _mm256_permute2f128_pd::<0x21>(a, b);
+    let mut sum = a;
+    if kw > 1 {
+        sum = _mm256_add_pd(sum, _mm256_shuffle_pd::<0b0101>(a, middle));
+    }
+    if kw > 2 {
+        sum = _mm256_add_pd(sum, middle);
+    }
+    if kw > 3 {
+        sum = _mm256_add_pd(sum, _mm256_shuffle_pd::<0b0101>(middle, b));
+    }
+    sum
+}
+
+/// [`sum_row_avx512`] with AVX2: each block of 8 outputs as two halves of 4.
+///
+/// # Safety
+/// As for [`sum_row_avx512`], with AVX2 available.
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn sum_row_avx2<const KW: usize, const TAPS: usize>(
+    rows: &[*const f64; SUM_RING_ROWS],
+    scale: *const f64,
+    out: *mut f32,
+    outputs: usize,
+) {
+    let down = |b: usize| {
+        let mut sum = _mm256_setzero_pd();
+        for &row in &rows[..TAPS] {
+            // SAFETY: 4b + 4 <= outputs.next_multiple_of(8) + 8 (the callers' b).
+            sum = _mm256_add_pd(sum, unsafe { _mm256_loadu_pd(row.add(4 * b)) });
+        }
+        sum
+    };
+    let scaled = |sums: (__m256d, __m256d), q: (__m256d, __m256d)| {
+        _mm256_set_m128(
+            _mm256_cvtpd_ps(_mm256_mul_pd(sums.1, q.1)),
+            _mm256_cvtpd_ps(_mm256_mul_pd(sums.0, q.0)),
+        )
+    };
+    let whole = outputs / 8;
+    let (mut low, mut high) = (down(0), down(1));
+    for b in 0..whole {
+        let next = down(2 * b + 2);
+        let sums = (window_avx2(low, high, KW), window_avx2(high, next, KW));
+        // SAFETY: 8b + 8 <= outputs.
+        unsafe {
+            let q = scale.add(8 * b);
+            let r = scaled(sums, (_mm256_loadu_pd(q), _mm256_loadu_pd(q.add(4))));
+            _mm256_storeu_ps(out.add(8 * b), r);
+        }
+        (low, high) = (next, down(2 * b + 3));
+    }
+    let (o, n) = (8 * whole, outputs % 8);
+    if n > 0 {
+        let next = down(2 * whole + 2);
+        let sums = (window_avx2(low, high, KW), window_avx2(high, next, KW));
+        let m = lanes_between(0, n);
+        let widened = |m: __m128i| _mm256_cvtepi32_epi64(m);
+        // SAFETY: the lanes below n read scale[o..outputs] and write out[o..outputs].
+        unsafe {
+            let q = scale.add(o);
+            let q_low = _mm256_maskload_pd(q, widened(_mm256_castsi256_si128(m)));
+            let q_high = _mm256_maskload_pd(q.add(4), widened(_mm256_extracti128_si256::<1>(m)));
+            _mm256_maskstore_ps(out.add(o), m, scaled(sums, (q_low, q_high)));
         }
     }
 }
