@@ -280,14 +280,16 @@ fn for_each_job<J: Send, S>(
     jobs.into_iter().for_each(|job| run(&mut scratch, job));
 }
 
-/// Buffers a plane kernel reuses from job to job (their contents are whatever the last job
-/// left: kernels write before they read).
+/// Buffers a plane kernel reuses from job to job of one call (their contents are whatever
+/// the last job left: kernels write before they read, or keep what holds for the whole
+/// call).
 pub(crate) struct Scratch<T: Element> {
     /// Accumulators.
     pub acc: Vec<T::Acc>,
     /// Elements.
     pub elems: Vec<T>,
-    /// Indices.
+    /// Indices (for `sum_rows`, kept from job to job: per output row of the call, where its
+    /// reciprocal divisors start in `scales`).
     pub tags: Vec<usize>,
     /// An output row, for outputs whose rows are not contiguous.
     pub row: Vec<Uninit<T>>,
