@@ -208,10 +208,19 @@ pub(crate) fn select<T>(
     }
 }
 
-/// Splits `x` along its leading axes into views of dimension `D` (planes or blocks).
+/// Splits `x` along its leading axes into views of dimension `D` (planes or blocks), the
+/// last leading axis on a view of fixed dimension: views of dynamic dimension cost about as
+/// much to make as a small plane to pool.
 fn split<'a, T, D: Dimension>(x: ArrayViewD<'a, T>, out: &mut Vec<ArrayView<'a, T, D>>) {
     if Some(x.ndim()) == D::NDIM {
         out.extend(x.into_dimensionality::<D>().ok());
+    } else if Some(x.ndim()) == D::NDIM.map(|n| n + 1) {
+        if let Ok(x) = x.into_dimensionality::<D::Larger>() {
+            out.extend(
+                x.into_outer_iter()
+                    .filter_map(|v| v.into_dimensionality().ok()),
+            );
+        }
     } else {
         for sub in x.into_outer_iter() {
             split(sub, out);
@@ -223,6 +232,13 @@ fn split<'a, T, D: Dimension>(x: ArrayViewD<'a, T>, out: &mut Vec<ArrayView<'a, 
 fn split_mut<'a, T, D: Dimension>(x: ArrayViewMutD<'a, T>, out: &mut Vec<ArrayViewMut<'a, T, D>>) {
     if Some(x.ndim()) == D::NDIM {
         out.extend(x.into_dimensionality::<D>().ok());
+    } else if Some(x.ndim()) == D::NDIM.map(|n| n + 1) {
+        if let Ok(x) = x.into_dimensionality::<D::Larger>() {
+            out.extend(
+                x.into_outer_iter_mut()
+                    .filter_map(|v| v.into_dimensionality().ok()),
+            );
+        }
     } else {
         for sub in x.into_outer_iter_mut() {
             split_mut(sub, out);
