@@ -15,7 +15,7 @@ pub enum Isa {
     Baseline,
     /// AVX2 with FMA (x86-64).
     Avx2,
-    /// AVX-512F (x86-64).
+    /// AVX-512F and DQ, with AVX2 and FMA (x86-64).
     Avx512,
 }
 
@@ -33,7 +33,9 @@ impl Isa {
                 if avx2 {
                     all.push(Isa::Avx2);
                 }
-                if avx2 && std::arch::is_x86_feature_detected!("avx512f") {
+                let avx512 = std::arch::is_x86_feature_detected!("avx512f")
+                    && std::arch::is_x86_feature_detected!("avx512dq");
+                if avx2 && avx512 {
                     all.push(Isa::Avx512);
                 }
             }
@@ -107,7 +109,7 @@ macro_rules! multiversion {
                 fn avx2<$($gen)*>($($arg: $ty),*) -> $ret {
                     body($($arg),*)
                 }
-                #[target_feature(enable = "avx512f,avx2,fma")]
+                #[target_feature(enable = "avx512f,avx512dq,avx2,fma")]
                 fn avx512<$($gen)*>($($arg: $ty),*) -> $ret {
                     body($($arg),*)
                 }
@@ -115,7 +117,7 @@ macro_rules! multiversion {
                     // SAFETY: `Isa::Avx2` is only chosen when `Isa::available()` saw avx2 and fma.
                     Isa::Avx2 => return unsafe { avx2($($arg),*) },
                     // SAFETY: `Isa::Avx512` is only chosen when `Isa::available()` saw avx512f,
-                    // avx2 and fma.
+                    // avx512dq, avx2 and fma.
                     Isa::Avx512 => return unsafe { avx512($($arg),*) },
                     Isa::Baseline => {}
                 }

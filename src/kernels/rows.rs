@@ -369,9 +369,9 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
             let cells = T::as_f32_cells(&mut o[full.clone()]);
             if let Some(cells) = cells.filter(|_| lines.len() == row.taps) {
                 let out = cells.as_mut_ptr().cast::<f32>();
-                // SAFETY: AVX-512F was detected (`Isa::available`); the full windows' cells
-                // lie inside every line, up to base + 2 * full.len() - 2 + KW; `cells` holds
-                // full.len() >= 16 outputs.
+                // SAFETY: AVX-512F and DQ were detected (`Isa::available`); the full
+                // windows' cells lie inside every line, up to base + 2 * full.len() - 2 + KW;
+                // `cells` holds full.len() >= 16 outputs.
                 nan |= unsafe {
                     match KW {
                         2 => x86::max_rows_s2_avx512::<2>(&lines, base, out, full.len()),

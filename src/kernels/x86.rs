@@ -749,9 +749,9 @@ pub(crate) unsafe fn running_window_sums_avx2(
 /// and the caller recomputes in row-major order.
 ///
 /// # Safety
-/// AVX-512F is available; `n >= 16`; every line has `base + 2 * n - 2 + KW` readable cells;
-/// `out` is valid for `n` writes.
-#[target_feature(enable = "avx512f")]
+/// AVX-512F and DQ are available; `n >= 16`; every line has `base + 2 * n - 2 + KW`
+/// readable cells; `out` is valid for `n` writes.
+#[target_feature(enable = "avx512f,avx512dq")]
 pub(crate) unsafe fn max_rows_s2_avx512<const KW: usize>(
     lines: &[*const f32],
     base: usize,
@@ -761,11 +761,8 @@ pub(crate) unsafe fn max_rows_s2_avx512<const KW: usize>(
     debug_assert!(n >= 16 && (2..=3).contains(&KW));
     let even_idx = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     let odd_idx = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
-    let negative_zero = _mm512_set1_epi32(i32::MIN);
-    let special = |v: __m512| {
-        _mm512_cmp_ps_mask::<_CMP_UNORD_Q>(v, v)
-            | _mm512_cmpeq_epi32_mask(_mm512_castps_si512(v), negative_zero)
-    };
+    // Quiet NaN (0x01), -0.0 (0x04), signalling NaN (0x80): one instruction for the three.
+    let special = |v: __m512| _mm512_fpclass_ps_mask::<0x85>(v);
     let mut seen: __mmask16 = 0;
     for o0 in block_starts(n, 16) {
         let lowest = _mm512_set1_ps(f32::NEG_INFINITY);
