@@ -357,9 +357,10 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
                 lines.extend(T::as_f32(line).map(<[f32]>::as_ptr));
             }
             if scratch.streaming {
-                // The rows below this window that the next output row reads.
-                let below = row.first + row.taps * plan.rows.step;
-                for h in (below..below + rg.stride).filter(|&h| h < x.rows) {
+                // The rows below this window that the next output row reads (bounded by
+                // the plane: a stride can be as large as usize allows).
+                let below = row.first + row.taps.saturating_sub(1) * plan.rows.step + 1;
+                for h in below..below.saturating_add(rg.stride).min(x.rows) {
                     // SAFETY: h < rows.
                     if let Some(line) = T::as_f32(unsafe { x.line(h) }) {
                         x86::prefetch_row(line.as_ptr(), line.len());
