@@ -158,7 +158,8 @@ pub(crate) unsafe fn mean_planes_avx512(xs: &[f32], size: usize, os: &mut [Maybe
     }
 }
 
-/// [`mean_planes_avx512`] with AVX2: two 4-lane accumulators over 8-cell chunks.
+/// [`mean_planes_avx512`] with AVX2: two 4-lane accumulators over 8-cell chunks, four planes
+/// added across at once.
 ///
 /// # Safety
 /// AVX2 is available; `size >= 1` and `xs.len() >= size * os.len()`.
@@ -177,30 +178,44 @@ pub(crate) unsafe fn mean_planes_avx2(xs: &[f32], size: usize, os: &mut [MaybeUn
         lane(6),
         lane(7),
     );
+    // SAFETY: as for the AVX-512 version, with 8-cell chunks; the masked load reads only
+    // its `tail` lanes.
+    let plane = |p: usize| unsafe {
+        let base = xs.as_ptr().add(p * size);
+        let (mut low, mut high) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+        for c in 0..chunks {
+            let q = base.add(8 * c);
+            low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm_loadu_ps(q)));
+            high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm_loadu_ps(q.add(4))));
+        }
+        if tail > 0 {
+            let v = _mm256_maskload_ps(base.add(8 * chunks), mask);
+            low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
+            if tail > 4 {
+                high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)));
+            }
+        }
+        _mm256_add_pd(low, high)
+    };
     let divisor = size as f64;
-    for (p, o) in os.iter_mut().enumerate() {
-        // SAFETY: as for the AVX-512 version, with 8-cell chunks; the masked load reads
-        // only its `tail` lanes.
-        let sum = unsafe {
-            let base = xs.as_ptr().add(p * size);
-            let (mut low, mut high) = (_mm256_setzero_pd(), _mm256_setzero_pd());
-            for c in 0..chunks {
-                let q = base.add(8 * c);
-                low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm_loadu_ps(q)));
-                high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm_loadu_ps(q.add(4))));
-            }
-            if tail > 0 {
-                let v = _mm256_maskload_ps(base.add(8 * chunks), mask);
-                low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm256_castps256_ps128(v)));
-                if tail > 4 {
-                    high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm256_extractf128_ps::<1>(v)));
-                }
-            }
-            let s = _mm256_add_pd(low, high);
-            let s = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd::<1>(s));
-            _mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s)))
-        };
-        o.write((sum / divisor) as f32);
+    let whole = os.len() / 4 * 4;
+    let (groups, rest) = os.split_at_mut(whole);
+    for (g, group) in groups.chunks_exact_mut(4).enumerate() {
+        let s: [__m256d; 4] = std::array::from_fn(|i| plane(4 * g + i));
+        // [s0[0] + s0[1], s1[0] + s1[1], s0[2] + s0[3], s1[2] + s1[3]], and for s2, s3.
+        let (h01, h23) = (_mm256_hadd_pd(s[0], s[1]), _mm256_hadd_pd(s[2], s[3]));
+        let sums = _mm256_add_pd(
+            _mm256_permute2f128_pd::<0x20>(h01, h23),
+            _mm256_permute2f128_pd::<0x31>(h01, h23),
+        );
+        let means = _mm256_cvtpd_ps(_mm256_div_pd(sums, _mm256_set1_pd(divisor)));
+        // SAFETY: the group holds 4 cells.
+        unsafe { _mm_storeu_ps(group.as_mut_ptr().cast::<f32>(), means) };
+    }
+    for (p, o) in rest.iter_mut().enumerate() {
+        let s = plane(whole + p);
+        let s = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd::<1>(s));
+        o.write((_mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s))) / divisor) as f32);
     }
 }
 
