@@ -246,7 +246,7 @@ pub fn check_spp(data: &[u8]) {
             if dims[0] > 0 {
                 let one = spp.forward_one(&x.index_axis(ndpool::ndarray::Axis(0), 0)).expect("forward succeeded");
                 let first = y.index_axis(ndpool::ndarray::Axis(0), 0);
-                assert!(one.iter().zip(first.iter()).all(|(&a, &b)| same(a, b)), "forward_one differs");
+                assert!(one.iter().zip(first.iter()).all(|(&a, &b)| same(a, b)), "forward_one differs: {levels:?} {binning:?} {mode:?} {shape:?}\n{one:?}\n{first:?}");
             }
         }
         _ => assert!(result.is_err(), "{levels:?} {binning:?} on {h}x{w}: forward succeeded without an exact plan"),

@@ -141,20 +141,27 @@ pub(crate) unsafe fn mean_planes_avx512(xs: &[f32], size: usize, os: &mut [Maybe
         )
     };
     let divisor = size as f64;
-    let whole = os.len() / 8 * 8;
-    let (groups, rest) = os.split_at_mut(whole);
-    for (g, group) in groups.chunks_exact_mut(8).enumerate() {
-        let s: [__m512d; 8] = std::array::from_fn(|i| plane(8 * g + i));
+    for (g, group) in os.chunks_mut(8).enumerate() {
+        // A short last group is filled up with zero planes: every plane's lanes are added
+        // in the same tree wherever it falls, so its mean does not depend on the batch.
+        let n = group.len();
+        let s: [__m512d; 8] = std::array::from_fn(|i| {
+            if i < n {
+                plane(8 * g + i)
+            } else {
+                _mm512_setzero_pd()
+            }
+        });
         let sums = blocks(
             blocks(pairs(s[0], s[1]), pairs(s[2], s[3])),
             blocks(pairs(s[4], s[5]), pairs(s[6], s[7])),
         );
         let means = _mm512_cvtpd_ps(_mm512_div_pd(sums, _mm512_set1_pd(divisor)));
-        // SAFETY: the group holds 8 cells.
-        unsafe { _mm256_storeu_ps(group.as_mut_ptr().cast::<f32>(), means) };
-    }
-    for (p, o) in rest.iter_mut().enumerate() {
-        o.write((_mm512_reduce_add_pd(plane(whole + p)) / divisor) as f32);
+        // SAFETY: the group holds n <= 8 cells; the store writes lanes below n only.
+        unsafe {
+            let at = group.as_mut_ptr().cast::<f32>();
+            _mm512_mask_storeu_ps(at, ((1u32 << n) - 1) as u16, _mm512_castps256_ps512(means));
+        }
     }
 }
 
@@ -198,10 +205,16 @@ pub(crate) unsafe fn mean_planes_avx2(xs: &[f32], size: usize, os: &mut [MaybeUn
         _mm256_add_pd(low, high)
     };
     let divisor = size as f64;
-    let whole = os.len() / 4 * 4;
-    let (groups, rest) = os.split_at_mut(whole);
-    for (g, group) in groups.chunks_exact_mut(4).enumerate() {
-        let s: [__m256d; 4] = std::array::from_fn(|i| plane(4 * g + i));
+    for (g, group) in os.chunks_mut(4).enumerate() {
+        // As in the AVX-512 version, a short last group is filled up with zero planes.
+        let n = group.len();
+        let s: [__m256d; 4] = std::array::from_fn(|i| {
+            if i < n {
+                plane(4 * g + i)
+            } else {
+                _mm256_setzero_pd()
+            }
+        });
         // [s0[0] + s0[1], s1[0] + s1[1], s0[2] + s0[3], s1[2] + s1[3]], and for s2, s3.
         let (h01, h23) = (_mm256_hadd_pd(s[0], s[1]), _mm256_hadd_pd(s[2], s[3]));
         let sums = _mm256_add_pd(
@@ -209,13 +222,9 @@ pub(crate) unsafe fn mean_planes_avx2(xs: &[f32], size: usize, os: &mut [MaybeUn
             _mm256_permute2f128_pd::<0x31>(h01, h23),
         );
         let means = _mm256_cvtpd_ps(_mm256_div_pd(sums, _mm256_set1_pd(divisor)));
-        // SAFETY: the group holds 4 cells.
-        unsafe { _mm_storeu_ps(group.as_mut_ptr().cast::<f32>(), means) };
-    }
-    for (p, o) in rest.iter_mut().enumerate() {
-        let s = plane(whole + p);
-        let s = _mm_add_pd(_mm256_castpd256_pd128(s), _mm256_extractf128_pd::<1>(s));
-        o.write((_mm_cvtsd_f64(_mm_add_sd(s, _mm_unpackhi_pd(s, s))) / divisor) as f32);
+        let lanes = _mm_cmpgt_epi32(_mm_set1_epi32(n as i32), _mm_setr_epi32(0, 1, 2, 3));
+        // SAFETY: the group holds n <= 4 cells; the store writes lanes below n only.
+        unsafe { _mm_maskstore_ps(group.as_mut_ptr().cast::<f32>(), lanes, means) };
     }
 }
 
