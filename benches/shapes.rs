@@ -88,13 +88,34 @@ pub fn shapes() -> Vec<Shape> {
     ]
 }
 
-/// Deterministic input of the shape's size.
+/// Deterministic input of the shape's size: standard normal values, the distribution
+/// `compare/peers.py` feeds the peers (numpy's `standard_normal`). The data matters: the
+/// running sums of large averaging windows (B7) depend on the spread of the exponents.
 #[allow(dead_code)]
 pub fn input(shape: &Shape) -> ndpool::ndarray::Array4<f32> {
     let [n, c, h, w] = shape.input;
-    ndpool::ndarray::Array4::from_shape_fn((n, c, h, w), |(a, b, y, x)| {
-        ((a * 7 + b * 13 + y * 31 + x * 17) % 101) as f32 * 0.25 - 12.0
-    })
+    // splitmix64, then Box-Muller on pairs of uniforms in (0, 1).
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let mut uniform = move || {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        ((z ^ (z >> 31)) >> 11) as f64 * (1.0 / (1u64 << 53) as f64) + 0.5 / (1u64 << 53) as f64
+    };
+    let mut spare = None;
+    let mut normal = move || match spare.take() {
+        Some(v) => v,
+        None => {
+            let (r, t) = (
+                (-2.0 * uniform().ln()).sqrt(),
+                std::f64::consts::TAU * uniform(),
+            );
+            spare = Some((r * t.sin()) as f32);
+            (r * t.cos()) as f32
+        }
+    };
+    ndpool::ndarray::Array4::from_shape_simple_fn((n, c, h, w), &mut normal)
 }
 
 /// Runs the shape's operation once, returning the output length.
