@@ -181,14 +181,32 @@ proptest! {
         k in (2usize..9, 2usize..9), sh in 1usize..4, pad in (0usize..4, 0usize..4),
         cip in any::<bool>(), ceil in any::<bool>(), divisor in prop::option::of(1usize..20),
         planes in 1usize..3, h in 1usize..50, w in 1usize..70, seed in any::<u64>(),
-        specials in any::<bool>(), fractional in any::<bool>(), huge in any::<bool>(),
+        specials in any::<bool>(), fractional in any::<bool>(),
+        huge in prop::option::of((0usize..50, 1usize..50)),
+        scales in prop::option::of(prop::collection::vec(0u8..8, 50)),
     ) {
         let mut spec = PoolSpec::avg(k).stride((sh, 1)).padding(pad).count_include_pad(cip).ceil_mode(ceil);
         if let Some(d) = divisor { spec = spec.divisor_override(d); }
         let mut x = input::<f32>(&[planes, h, w], seed, specials, fractional);
-        if huge {
-            // Values far apart in magnitude: running sums are not exact, so they are not used.
-            x.iter_mut().enumerate().filter(|(i, _)| i % 7 == 0).for_each(|(_, v)| *v *= 1.0e12);
+        if let Some((top, rows)) = huge {
+            // Values far apart in magnitude in a band of rows: running sums are not exact
+            // over windows that hold them, and must start afresh after them.
+            for mut plane in x.outer_iter_mut() {
+                for (r, mut line) in plane.outer_iter_mut().enumerate().skip(top).take(rows) {
+                    line.iter_mut().skip(r % 7).step_by(7).for_each(|v| *v *= 1.0e12);
+                }
+            }
+        }
+        if let Some(scales) = scales {
+            // Rows of zeros, tiny, large and plain values: a window of large values and
+            // zeros and the next window, of zeros and tiny values, are each exact, but
+            // running from one to the other is not.
+            for mut plane in x.outer_iter_mut() {
+                for (mut line, &scale) in plane.outer_iter_mut().zip(&scales) {
+                    let factor = [0.0, 0.0, 0.0, 0.0, 0.0, 1.0e-6, 1.0e6, 1.0][usize::from(scale)];
+                    line.iter_mut().for_each(|v| *v *= factor);
+                }
+            }
         }
         let want = if k.0 <= 4 && k.1 <= 4 { Kernel::SumRows } else { Kernel::SumSeparable };
         if reference::pool2d(&x.view(), &spec).is_some() { check(&x, &spec, want); }
@@ -354,6 +372,28 @@ fn zeros_of_both_signs_across_rows_keep_the_row_major_first() {
         &PoolSpec::max(3).stride(2).padding(1),
         max_rows(3, 2, 1),
     );
+}
+
+/// Running column sums stop where running from one window to the next is not exact, even
+/// where each window alone is: a window of large values and zeros, then one of zeros and
+/// tiny values (running from the first to the second loses the tiny values' bits).
+#[test]
+fn running_sums_start_afresh_between_windows_far_apart_in_magnitude() {
+    for (kh, stride) in [(5, 1), (7, 1), (6, 2)] {
+        // Row 2 large, row 2 + kh tiny, zeros between and after (a band of outliers at
+        // the bottom sends the last windows to the fixed tree).
+        let x = Array::from_shape_fn((2, 30, 45), |(p, h, w)| {
+            let v = ((p * 13 + h * 7 + w * 3) % 17) as f32 - 8.0;
+            match h {
+                2 => v * 1.0e6,
+                h if h == 2 + kh => v * 1.0e-6,
+                h if h >= 26 => v * 1.0e-30,
+                _ => 0.0,
+            }
+        });
+        let spec = PoolSpec::avg((kh, 5)).stride((stride, 1));
+        check(&x.into_dyn(), &spec, Kernel::SumSeparable);
+    }
 }
 
 /// Inputs larger than the caches take the path that asks for rows ahead of time.

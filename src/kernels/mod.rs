@@ -337,6 +337,10 @@ pub(crate) struct Scratch<T: Element> {
     pub row: Vec<Uninit<T>>,
     /// Rows of reciprocal divisors by row factor.
     pub scales: Scales<T::Acc>,
+    /// How each output row of a separable average is summed (running or afresh).
+    pub row_sums: Vec<sums::RowSums>,
+    /// Per input row, the range of its cells' exponents (see `sums::row_sums`).
+    pub exponents: Vec<(u32, u32)>,
     /// The input is larger than the caches: kernels ask for the rows they read next ahead
     /// of time (in cache, the requests only cost: a quarter more time on B1). Only the x86
     /// paths ask so far.
@@ -367,6 +371,8 @@ impl<T: Element> Scratch<T> {
                 factors: Vec::new(),
                 rows: Vec::new(),
             },
+            row_sums: Vec::new(),
+            exponents: Vec::new(),
             streaming: false,
         }
     }

@@ -17,11 +17,9 @@ use super::{block_starts, flush_row, row_cells, Scratch, Uninit, BLOCK};
 use crate::element::Element;
 use crate::plan::{Divisor, Plan, Window};
 
-/// Averages over output rows `oh0..oh0 + out.nrows()` of one plane, a chunk of output rows
-/// at a time. The chunk's input rows are widened into a zero-padded buffer (padding rows
-/// and columns are zeros, so every window sums `kh x kw` cells); then the sums over `kh`
-/// rows and over `kw` columns are each one pass over the whole flattened buffer (no short
-/// row loops), by [`window_sums`] with a distance of one padded row and of one cell.
+/// Averages over output rows `oh0..oh0 + out.nrows()` of one plane. Tall windows keep
+/// their column sums running (an add and a subtract per cell and output row) wherever that
+/// is exact, [`RowSums`] says where; the other rows are summed afresh by [`sum_chunks`].
 ///
 /// # Safety
 /// `plan` was built for `x`'s size, has strided geometry on both axes, horizontal stride 1
@@ -35,6 +33,138 @@ pub(crate) unsafe fn sum_separable<T: Element>(
     oh0: usize,
     scratch: &mut Scratch<T>,
 ) {
+    let Some(rg) = plan.rows.geometry else {
+        return;
+    };
+    let total = out.nrows();
+    if total == 0 {
+        return;
+    }
+    if rg.kernel <= 4 || rg.stride >= rg.kernel {
+        // SAFETY: this function's contract.
+        return unsafe { sum_chunks(plan, x, out, oh0, None, scratch) };
+    }
+    let mut kinds = std::mem::take(&mut scratch.row_sums);
+    row_sums(plan, x, oh0, total, &mut kinds, &mut scratch.exponents);
+    let mut r = 0;
+    while r < total {
+        let fresh = kinds[r] == RowSums::Fresh;
+        let end = kinds[r..]
+            .iter()
+            .position(|&k| (k == RowSums::Fresh) != fresh)
+            .map_or(total, |n| r + n);
+        let running = (!fresh).then_some(&kinds[r..end]);
+        #[cfg(target_arch = "x86_64")]
+        if let Some(kinds) = running {
+            let part = out.slice_mut(s![r..end, ..]);
+            // SAFETY: as for this function; the running sums are exact on these rows.
+            if unsafe { sum_running_x86(isa, plan, x, part, oh0 + r, kinds, scratch) } {
+                r = end;
+                continue;
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = isa;
+        // SAFETY: as for this function.
+        unsafe {
+            sum_chunks(
+                plan,
+                x,
+                out.slice_mut(s![r..end, ..]),
+                oh0 + r,
+                running,
+                scratch,
+            )
+        };
+        r = end;
+    }
+    scratch.row_sums = kinds;
+}
+
+/// How an output row's column sums (over its window's rows) are had.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) enum RowSums {
+    /// Summed afresh by a fixed tree: running sums would not be exact.
+    Fresh,
+    /// Running, started afresh from the window's rows (each sum exact).
+    Start,
+    /// Running, moved from the previous output row's window (each step exact).
+    Step,
+}
+
+/// [`RowSums`] for output rows `oh0..oh0 + total` of a plane, from the range of exponents
+/// of each input row (`exponents`, scratch): a row's window must be exact alone to be
+/// summed running, and together with the previous row's window to step from it. So a few
+/// rows of outliers send only the rows whose windows hold them to the fixed tree.
+#[inline(always)]
+fn row_sums<T: Element>(
+    plan: &Plan,
+    x: Plane<T>,
+    oh0: usize,
+    total: usize,
+    kinds: &mut Vec<RowSums>,
+    exponents: &mut Vec<(u32, u32)>,
+) {
+    kinds.clear();
+    let (Some(rg), Some(g)) = (plan.rows.geometry, plan.cols.geometry) else {
+        return kinds.resize(total, RowSums::Fresh);
+    };
+    // Running both ways, the partial sums are differences of two window sums at most.
+    let terms = rg
+        .kernel
+        .saturating_mul(g.kernel)
+        .saturating_mul(2)
+        .saturating_add(1);
+    // Input rows of output row i's window (padding rows hold zeros: they do not count).
+    let rows = |i: usize| {
+        let top = (i * rg.stride) as isize - rg.pad_begin as isize;
+        let clamp = |v: isize| v.clamp(0, x.rows as isize) as usize;
+        clamp(top)..clamp(top + rg.kernel as isize)
+    };
+    let first = rows(oh0).start;
+    let last = rows(oh0 + total - 1).end;
+    exponents.clear();
+    // SAFETY: h < last <= rows.
+    exponents.extend((first..last).map(|h| exponent_range(unsafe { x.line(h) })));
+    let exact = |lines: std::ops::Range<usize>| {
+        let range = exponents[lines.start - first..lines.end - first]
+            .iter()
+            .fold((u32::MAX, 0), |(lo, hi), &(l, h)| (lo.min(l), hi.max(h)));
+        sums_are_exact::<T>(range, terms)
+    };
+    for i in oh0..oh0 + total {
+        let kind = if !exact(rows(i)) {
+            RowSums::Fresh
+        } else if i > oh0
+            && kinds.last() != Some(&RowSums::Fresh)
+            && exact(rows(i - 1).start..rows(i).end)
+        {
+            RowSums::Step
+        } else {
+            RowSums::Start
+        };
+        kinds.push(kind);
+    }
+}
+
+/// Averages over output rows `oh0..oh0 + out.nrows()` of one plane, a chunk of output rows
+/// at a time. The chunk's input rows are widened into a zero-padded buffer (padding rows
+/// and columns are zeros, so every window sums `kh x kw` cells); then the sums over `kh`
+/// rows and over `kw` columns are each one pass over the whole flattened buffer (no short
+/// row loops), by [`window_sums`] with a distance of one padded row and of one cell. With
+/// `running` (one [`RowSums`] per output row, none fresh), the column sums run instead.
+///
+/// # Safety
+/// As for [`sum_separable`]; with `running`, every running sum is exact.
+#[inline(always)]
+unsafe fn sum_chunks<T: Element>(
+    plan: &Plan,
+    x: Plane<T>,
+    mut out: ArrayViewMut2<Uninit<T>>,
+    oh0: usize,
+    running: Option<&[RowSums]>,
+    scratch: &mut Scratch<T>,
+) {
     let (Some(g), Some(rg)) = (plan.cols.geometry, plan.rows.geometry) else {
         return;
     };
@@ -42,19 +172,9 @@ pub(crate) unsafe fn sum_separable<T: Element>(
     let zero = T::Acc::zero();
     // Padded row length: room for every window, ceil-mode overhang included.
     let stride = (g.pad_begin + width + g.pad_end).max(outputs + kw - 1);
-    // Tall windows keep their column sums running (an add and a subtract per cell and
-    // output row) when that is exact; the others sum each chunk's rows by doubling.
-    let running = kh > 4 && sh < kh && running_sums_exact(plan, x);
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: as for this function; the sums are exact.
-    if running && unsafe { sum_running_x86(isa, plan, x, out.view_mut(), oh0, scratch) } {
-        return;
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = isa;
     // Output rows per chunk: about 64 KiB of padded rows, a few windows' worth when the
     // chunk's rows are summed afresh; 16 KiB when running.
-    let chunk = if running {
+    let chunk = if running.is_some() {
         2048 / stride
     } else {
         (8192 / stride).max(2 * kh)
@@ -80,8 +200,11 @@ pub(crate) unsafe fn sum_separable<T: Element>(
         let top = ((oh0 + r0) * sh) as isize - rg.pad_begin as isize;
         let used = (rows - 1) * sh + kh;
         let vlen = ((rows - 1) * sh + 1) * stride;
-        if running {
-            for i in 0..rows {
+        if let Some(kinds) = running {
+            for (i, &kind) in kinds[r0..r0 + rows].iter().enumerate() {
+                if kind == RowSums::Start {
+                    running_rows.restart();
+                }
                 let cols = &mut run[g.pad_begin..g.pad_begin + width];
                 running_rows.advance(cols, x, (oh0 + r0 + i) * sh, kh, rg.pad_begin);
                 vert[i * sh * stride..(i * sh + 1) * stride].copy_from_slice(run);
@@ -89,7 +212,7 @@ pub(crate) unsafe fn sum_separable<T: Element>(
         }
         for (p, line) in padded
             .chunks_exact_mut(stride)
-            .take(if running { 0 } else { used })
+            .take(if running.is_some() { 0 } else { used })
             .enumerate()
         {
             let h = top + p as isize;
@@ -108,7 +231,7 @@ pub(crate) unsafe fn sum_separable<T: Element>(
             }
         }
         // Sums over kh rows, for every padded row a window may start on; then over kw cells.
-        if !running {
+        if running.is_none() {
             window_sums(
                 &padded[..used * stride],
                 kh,
@@ -355,6 +478,11 @@ struct RunningRows {
 }
 
 impl RunningRows {
+    /// The next [`advance`](Self::advance) sums its window afresh.
+    fn restart(&mut self) {
+        self.started = false;
+    }
+
     /// Moves the sums in `cols` (one per plane column) to padded rows `lo..lo + kh`.
     ///
     /// # Safety
@@ -427,6 +555,7 @@ unsafe fn sum_running_x86<T: Element>(
     x: Plane<T>,
     mut out: ArrayViewMut2<Uninit<T>>,
     oh0: usize,
+    kinds: &[RowSums],
     scratch: &mut Scratch<T>,
 ) -> bool {
     let (Some(g), Some(rg)) = (plan.cols.geometry, plan.rows.geometry) else {
@@ -440,7 +569,10 @@ unsafe fn sum_running_x86<T: Element>(
     scratch.acc.clear();
     scratch.acc.resize(stride, T::Acc::zero());
     let mut running_rows = RunningRows::default();
-    for (i, mut out_row) in out.rows_mut().into_iter().enumerate() {
+    for ((i, mut out_row), &kind) in out.rows_mut().into_iter().enumerate().zip(kinds) {
+        if kind == RowSums::Start {
+            running_rows.restart();
+        }
         let row = plan.rows.windows[oh0 + i];
         let scale = scale_row(&mut scratch.scales, plan, row_factor(plan.divisor, &row));
         let cols = &mut scratch.acc[g.pad_begin..g.pad_begin + width];
@@ -571,44 +703,32 @@ fn window_sums<'s, A: Float>(
     }
 }
 
-/// Whether every partial sum of up to `terms` cells of the plane is exact in the
-/// accumulator: all non-zero cells are finite and their exponents close enough that the
-/// sums fit in its mantissa. Then running sums (adding rows as they enter a window and
-/// subtracting them as they leave) give exactly the reference's sums.
+/// The lowest and highest raw exponents of a line's cells, for [`sums_are_exact`]: zeros
+/// do not count, subnormals count as the smallest normal (`(u32::MAX, 0)` for zeros only).
 #[inline(always)]
-fn sums_are_exact<T: Element>(x: Plane<T>, terms: usize) -> bool {
+fn exponent_range<T: Element>(line: &[T]) -> (u32, u32) {
     let (mut lowest, mut highest) = (u32::MAX, 0u32);
-    for h in 0..x.rows {
-        // SAFETY: h < rows.
-        let line = unsafe { x.line(h) };
-        // One branch-free pass (it vectorises): zeros do not count, subnormals count as the
-        // smallest normal.
-        for &v in line {
-            let e = v.raw_exponent();
-            highest = highest.max(e);
-            let zero = u32::from(v == T::zero());
-            let effective = if e != 0 { e } else { 1 | zero.wrapping_neg() };
-            lowest = lowest.min(effective);
-        }
+    // One branch-free pass (it vectorises).
+    for &v in line {
+        let e = v.raw_exponent();
+        highest = highest.max(e);
+        let zero = u32::from(v == T::zero());
+        let effective = if e != 0 { e } else { 1 | zero.wrapping_neg() };
+        lowest = lowest.min(effective);
     }
+    (lowest, highest)
+}
+
+/// Whether every partial sum of up to `terms` cells whose raw exponents lie in
+/// `lowest..=highest` ([`exponent_range`]) is exact in the accumulator: all are finite and
+/// their exponents close enough that the sums fit in its mantissa. Then running sums
+/// (adding rows as they enter a window and subtracting them as they leave) give exactly
+/// the reference's sums.
+fn sums_are_exact<T: Element>((lowest, highest): (u32, u32), terms: usize) -> bool {
     if highest == 0 {
         return true;
     }
     let growth = usize::BITS - terms.leading_zeros();
     highest != T::RAW_EXPONENT_MAX
         && (highest - lowest.min(highest)) + T::MANTISSA_DIGITS + growth <= T::ACC_MANTISSA_DIGITS
-}
-
-/// Whether [`sum_separable`] may keep its column sums running for this plane.
-#[inline(always)]
-pub(crate) fn running_sums_exact<T: Element>(plan: &Plan, x: Plane<T>) -> bool {
-    let k = |a: &crate::plan::AxisWindows| a.geometry.map_or(usize::MAX, |g| g.kernel);
-    // Running both ways, the partial sums are differences of two window sums at most.
-    sums_are_exact(
-        x,
-        k(&plan.rows)
-            .saturating_mul(k(&plan.cols))
-            .saturating_mul(2)
-            .saturating_add(1),
-    )
 }
