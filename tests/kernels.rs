@@ -148,10 +148,12 @@ fn input<T: Element>(shape: &[usize], seed: u64, specials: bool, fractional: boo
 proptest! {
     #![proptest_config(ProptestConfig { cases: 160, failure_persistence: None, ..ProptestConfig::default() })]
 
-    /// The row kernels (max: finite fast path and NaN-exact path; avg), strides 1, 2, 3+.
+    /// The row kernels (max: finite fast path and NaN-exact path; avg), strides 1 and 2,
+    /// and the columns-first kernel for strides 3 and up (windows narrower than the stride,
+    /// as wide, and wider).
     #[test]
     fn rows_kernel(
-        max in any::<bool>(), k in (1usize..6, 1usize..6), stride in (1usize..5, 1usize..5),
+        max in any::<bool>(), k in (1usize..9, 1usize..9), stride in (1usize..5, 1usize..10),
         dil in prop_oneof![3 => Just((1usize, 1usize)), 1 => (1usize..3, 1usize..3)],
         pad in (0usize..3, 0usize..3, 0usize..3, 0usize..3), ceil in any::<bool>(),
         planes in 1usize..4, h in 1usize..48, w in 1usize..80, seed in any::<u64>(), specials in any::<bool>(),
@@ -161,10 +163,12 @@ proptest! {
         let spec = PoolSpec::new(mode, k).stride(stride).dilation(dil).ceil_mode(ceil)
             .padding(Padding::Explicit { top: pad.0, bottom: pad.1, left: pad.2, right: pad.3 });
         let shape = [planes, h, w];
-        let want_kernel = if max {
+        let want_kernel = if stride.1 >= 3 {
+            Kernel::ColumnsFirst
+        } else if max {
             max_rows(k.1, stride.1, dil.1)
         } else {
-            Kernel::Rows { stride: if stride.1 <= 2 { stride.1 } else { 0 } }
+            Kernel::Rows { stride: stride.1 }
         };
         if double {
             let x = input::<f64>(&shape, seed, specials, !max);
@@ -266,10 +270,13 @@ proptest! {
     }
 }
 
-/// The max row kernel the dispatcher picks for a window width, horizontal stride and
-/// dilation: specialised for widths 2 and 3 and strides 1 and 2, undilated.
+/// The max kernel the dispatcher picks for a window width, horizontal stride and
+/// dilation: columns first for strides 3 and up, else rows, specialised for widths 2 and 3
+/// and strides 1 and 2, undilated.
 fn max_rows(width: usize, stride: usize, dilation: usize) -> Kernel {
-    if dilation == 1 && (2..=3).contains(&width) && (1..=2).contains(&stride) {
+    if stride >= 3 {
+        Kernel::ColumnsFirst
+    } else if dilation == 1 && (2..=3).contains(&width) && (1..=2).contains(&stride) {
         Kernel::MaxRows { width, stride }
     } else {
         Kernel::MaxRows {
@@ -371,6 +378,13 @@ fn zeros_of_both_signs_across_rows_keep_the_row_major_first() {
         &x,
         &PoolSpec::max(3).stride(2).padding(1),
         max_rows(3, 2, 1),
+    );
+    // Columns first: the window at column 0 meets -0.0 first column by column.
+    check(&x, &PoolSpec::max(3).stride(3), Kernel::ColumnsFirst);
+    check(
+        &x,
+        &PoolSpec::max((2, 4)).stride((1, 3)),
+        Kernel::ColumnsFirst,
     );
 }
 

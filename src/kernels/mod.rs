@@ -26,7 +26,7 @@ use ndarray::{
 use self::channels_last::{pool_channels_last, Block};
 use self::isa::{current_isa, multiversion, Isa};
 use self::reduce::{MaxOp, Reduce, SumOp};
-use self::rows::{full_columns, max_rows, pool_rows, Plane};
+use self::rows::{full_columns, max_rows, pool_columns, pool_rows, Plane};
 use self::sums::{sum_rows, sum_separable, SUM_ROWS_MAX};
 use crate::element::Element;
 use crate::plan::{AxisGeometry, Plan};
@@ -56,6 +56,11 @@ pub enum Kernel {
         /// Horizontal stride the kernel is specialised for; 0 for any.
         stride: usize,
     },
+    /// Channels-first max or average with a horizontal stride of 3 or more: each output
+    /// row folds its window's rows down first, then across (the across fold, a gather,
+    /// once per output row rather than once per input row); a max over cells holding a NaN
+    /// or -0.0 is recomputed in row-major order.
+    ColumnsFirst,
     /// Channels-first separable average: column sums (running where exact) and window sums
     /// by doubling; `O(log k)` per output.
     SumSeparable,
@@ -85,6 +90,7 @@ impl std::fmt::Display for Kernel {
                 write!(f, "max_rows_w{}_s{}", any(width), any(stride))
             }
             Kernel::SumSeparable => f.write_str("sum_separable"),
+            Kernel::ColumnsFirst => f.write_str("columns_first"),
             Kernel::SumRows => f.write_str("sum_rows"),
             Kernel::ChannelsLast => f.write_str("channels_last"),
             Kernel::GlobalReduce => f.write_str("global_reduce"),
@@ -187,6 +193,10 @@ pub(crate) fn select<T>(
             return Kernel::SumRows;
         }
         return Kernel::SumSeparable;
+    }
+    // Wide steps across: the across fold gathers, so it is done once per output row.
+    if cols.stride >= 3 {
+        return Kernel::ColumnsFirst;
     }
     if plan.mode == Mode::Max {
         let specialised =
@@ -558,6 +568,7 @@ pub(crate) fn run_with<T: Element>(
         Kernel::Generic
         | Kernel::Rows { .. }
         | Kernel::MaxRows { .. }
+        | Kernel::ColumnsFirst
         | Kernel::SumSeparable
         | Kernel::SumRows => {
             let mut xp = Vec::new();
@@ -648,6 +659,14 @@ fn run_plane<T: Element>(
             }
         }
         (Kernel::Rows { stride }, Mode::Avg) => rows_exact(isa, SumOp, stride, &job, out, scratch),
+        (Kernel::ColumnsFirst, Mode::Max) => {
+            if !run_kernel(isa, Columns(MaxOp), &job, out.view_mut(), scratch) {
+                rows_exact(isa, MaxOp, 0, &job, out, scratch);
+            }
+        }
+        (Kernel::ColumnsFirst, Mode::Avg) => {
+            run_kernel(isa, Columns(SumOp), &job, out, scratch);
+        }
         (Kernel::SumSeparable, Mode::Avg) => {
             run_kernel(isa, SumSeparable, &job, out, scratch);
         }
@@ -738,6 +757,21 @@ impl<T: Element, R: Reduce<T>, const STRIDE: usize> PlaneKernel<T> for RowsExact
             pool_rows::<T, R, STRIDE>(self.0, job.plan, job.full.clone(), job.x, out, job.oh0)
         };
         true
+    }
+}
+
+#[derive(Clone, Copy)]
+struct Columns<R>(R);
+impl<T: Element, R: Reduce<T>> PlaneKernel<T> for Columns<R> {
+    #[inline(always)]
+    unsafe fn run(
+        self,
+        job: &PlaneJob<T>,
+        out: ArrayViewMut2<Uninit<T>>,
+        _: &mut Scratch<T>,
+    ) -> bool {
+        // SAFETY: the trait's contract.
+        unsafe { pool_columns(self.0, job.plan, job.full.clone(), job.x, out, job.oh0) }
     }
 }
 

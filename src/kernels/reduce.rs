@@ -9,12 +9,32 @@ use crate::element::Element;
 pub(crate) trait Reduce<T: Element>: Copy + Send + Sync {
     /// The running value.
     type Acc: Copy;
+    /// Whether the order of the fold can show in the result for some values (NaN and
+    /// -0.0 for max); sums in another order are another fixed tree, within a few ULP.
+    const ORDER_SENSITIVE: bool;
     /// The value of an empty fold.
     fn init(self) -> Self::Acc;
     /// Folds one tap in.
     fn step(self, acc: Self::Acc, v: T) -> Self::Acc;
     /// Combines two partial folds, `a` over earlier taps than `b`.
     fn merge(self, a: Self::Acc, b: Self::Acc) -> Self::Acc;
+    /// [`step`](Self::step) for cells none of which is order-sensitive (the caller makes
+    /// sure, or discards the result).
+    #[inline(always)]
+    fn step_ordinary(self, acc: Self::Acc, v: T) -> Self::Acc {
+        self.step(acc, v)
+    }
+    /// [`merge`](Self::merge) of folds over cells none of which is order-sensitive.
+    #[inline(always)]
+    fn merge_ordinary(self, a: Self::Acc, b: Self::Acc) -> Self::Acc {
+        self.merge(a, b)
+    }
+    /// Whether the order of a fold of NaN-free cells can show in this result (a max of
+    /// zero: which zero came first).
+    #[inline(always)]
+    fn order_shows(self, _acc: Self::Acc) -> bool {
+        false
+    }
     /// The output, given the window's divisor (ignored by max).
     fn finish(self, acc: Self::Acc, divisor: f64) -> T;
 }
@@ -25,6 +45,7 @@ pub(crate) struct MaxOp;
 
 impl<T: Element> Reduce<T> for MaxOp {
     type Acc = T;
+    const ORDER_SENSITIVE: bool = true;
     #[inline(always)]
     fn init(self) -> T {
         T::neg_infinity()
@@ -45,6 +66,23 @@ impl<T: Element> Reduce<T> for MaxOp {
     fn merge(self, a: T, b: T) -> T {
         self.step(a, b)
     }
+    /// Without NaN and -0.0 the larger, the earlier on ties (one MAXPS).
+    #[inline(always)]
+    fn step_ordinary(self, acc: T, v: T) -> T {
+        if v > acc {
+            v
+        } else {
+            acc
+        }
+    }
+    #[inline(always)]
+    fn merge_ordinary(self, a: T, b: T) -> T {
+        self.step_ordinary(a, b)
+    }
+    #[inline(always)]
+    fn order_shows(self, acc: T) -> bool {
+        acc == T::zero()
+    }
     #[inline(always)]
     fn finish(self, acc: T, _: f64) -> T {
         acc
@@ -57,6 +95,7 @@ pub(crate) struct SumOp;
 
 impl<T: Element> Reduce<T> for SumOp {
     type Acc = T::Acc;
+    const ORDER_SENSITIVE: bool = false;
     #[inline(always)]
     fn init(self) -> T::Acc {
         T::Acc::zero()

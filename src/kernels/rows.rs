@@ -6,6 +6,8 @@
 //!   outputs, whose windows are cut by padding, take the per-output path.
 //! - [`max_rows`]: max for planes without NaN, row folds shared through a ring, with
 //!   hand-written stride-2 paths; it reports NaN so the caller can rerun [`pool_rows`].
+//! - [`pool_columns`]: horizontal strides of 3 and up, each output row's window rows folded
+//!   down first, then across; a max reports NaN so the caller can rerun [`pool_rows`].
 
 use std::marker::PhantomData;
 use std::ops::Range;
@@ -196,6 +198,147 @@ pub(crate) unsafe fn pool_rows<T: Element, R: Reduce<T>, const STRIDE: usize>(
         // SAFETY: as for this function.
         unsafe { fill_row(r, plan, x, &full, row, &rows, &mut column, o) };
         flush_row(out_row, &scratch);
+    }
+}
+
+/// Columns first, for wide steps across (horizontal stride 3 and up): each output row
+/// folds its window's rows down into one row of column folds (contiguous, vectorised),
+/// then folds across that row, tap by tap. The across fold reads one cell in `stride`, a
+/// gather, so it pays once per output row here instead of once per input row as in
+/// [`pool_rows`]: for windows that do not overlap, a window's height fewer times. Border
+/// outputs, whose windows padding cuts, take the per-output path.
+///
+/// The fold is in column-major window order, which can show in a max: which NaN wins, and
+/// which zero when the max is a zero. For an order-sensitive reduction the function returns
+/// false on meeting a NaN (or infinity), and the caller recomputes with [`pool_rows`]; a
+/// window whose fold [`Reduce::order_shows`] is recomputed by the definition. Sums come
+/// out as another fixed tree of the window's cells.
+///
+/// # Safety
+/// `plan` was built for `x`'s size and has strided column geometry.
+#[inline(always)]
+pub(crate) unsafe fn pool_columns<T: Element, R: Reduce<T>>(
+    r: R,
+    plan: &Plan,
+    full: Range<usize>,
+    x: Plane<T>,
+    mut out: ArrayViewMut2<Uninit<T>>,
+    oh0: usize,
+) -> bool {
+    let Some(g) = plan.cols.geometry else {
+        return true;
+    };
+    let (stride, kw, dw, n) = (g.stride, g.kernel, g.dilation, full.len());
+    // The cells the whole windows read: base .. base + span.
+    let base = plan.cols.windows.get(full.start).map_or(0, |w| w.first);
+    let span = if n == 0 {
+        0
+    } else {
+        (n - 1) * stride + (kw - 1) * dw + 1
+    };
+    let mut down: Vec<R::Acc> = vec![r.init(); span];
+    let mut folds: Vec<R::Acc> = vec![r.init(); n];
+    let mut scratch = Vec::new();
+    let windows = &plan.rows.windows[oh0..oh0 + out.nrows()];
+    for (row, mut out_row) in windows.iter().zip(out.rows_mut()) {
+        let o = row_cells(&mut out_row, &mut scratch);
+        for ow in (0..full.start).chain(full.end..o.len()) {
+            // SAFETY: plan windows fit this plane.
+            o[ow].write(unsafe { one_output(r, plan, x, row, &plan.cols.windows[ow]) });
+        }
+        if n > 0 {
+            // SAFETY: a window's rows lie inside the plane, and its whole windows' cells
+            // base .. base + span inside the row.
+            let line = |t: usize| unsafe { &x.line(row.first + t * plan.rows.step)[base..] };
+            // The rows folded down a block of cells at a time in registers; order-sensitive
+            // cells only looked for (the fold meanwhile may take them in any way).
+            // NaNs looked for by lanes of `Σ (v - v)` (infinities too), which vectorise
+            // with the fold; a window whose max is a zero is recomputed below.
+            let mut probe = [T::zero(); BLOCK];
+            let mut look = |cells: &[T]| {
+                if R::ORDER_SENSITIVE {
+                    for (p, &v) in probe.iter_mut().zip(cells) {
+                        *p = *p + finite_probe(v);
+                    }
+                }
+            };
+            if span < BLOCK {
+                down.fill(r.init());
+                for t in 0..row.taps {
+                    let cells = &line(t)[..span];
+                    for (d, &v) in down.iter_mut().zip(cells) {
+                        *d = r.step_ordinary(*d, v);
+                    }
+                    look(cells);
+                }
+            } else {
+                for c0 in block_starts(span, BLOCK) {
+                    let mut acc = [r.init(); BLOCK];
+                    for t in 0..row.taps {
+                        let cells: &[T; BLOCK] = line(t)[c0..c0 + BLOCK].try_into().unwrap();
+                        for (a, &v) in acc.iter_mut().zip(cells) {
+                            *a = r.step_ordinary(*a, v);
+                        }
+                        look(cells);
+                    }
+                    down[c0..c0 + BLOCK].copy_from_slice(&acc);
+                }
+            }
+            if probe.iter().any(|p| p.is_nan()) {
+                return false;
+            }
+            let divisor = plan.divisor_at(row, &plan.cols.windows[full.start]);
+            let taps = (kw - 1) * dw + 1;
+            let merge = |f, &d| r.merge_ordinary(f, d);
+            match (kw, stride, dw) {
+                // Windows side by side: each a whole chunk, compiled per width (the loads
+                // interleave).
+                (3, 3, 1) => fold_chunks::<_, _, 3>(r, &down, &mut folds),
+                (4, 4, 1) => fold_chunks::<_, _, 4>(r, &down, &mut folds),
+                (5, 5, 1) => fold_chunks::<_, _, 5>(r, &down, &mut folds),
+                (8, 8, 1) => fold_chunks::<_, _, 8>(r, &down, &mut folds),
+                _ => {
+                    for (i, f) in folds.iter_mut().enumerate() {
+                        let window = &down[i * stride..i * stride + taps];
+                        *f = if dw == 1 {
+                            window[1..].iter().fold(window[0], merge)
+                        } else {
+                            window.iter().step_by(dw).skip(1).fold(window[0], merge)
+                        };
+                    }
+                }
+            }
+            let o = &mut o[full.clone()];
+            for (o, &fold) in o.iter_mut().zip(&folds) {
+                o.write(r.finish(fold, divisor));
+            }
+            // Rare (a max of zero): looked for in one pass that vectorises.
+            if folds.iter().fold(false, |any, &f| any | r.order_shows(f)) {
+                for (i, (o, &fold)) in o.iter_mut().zip(&folds).enumerate() {
+                    if r.order_shows(fold) {
+                        let col = &plan.cols.windows[full.start + i];
+                        // SAFETY: plan windows fit this plane.
+                        o.write(unsafe { one_output(r, plan, x, row, col) });
+                    }
+                }
+            }
+        }
+        flush_row(out_row, &scratch);
+    }
+    true
+}
+
+/// `folds[i]` = the fold of `down[i * K..(i + 1) * K]`, for NaN-free cells.
+#[inline(always)]
+fn fold_chunks<T: Element, R: Reduce<T>, const K: usize>(
+    r: R,
+    down: &[R::Acc],
+    folds: &mut [R::Acc],
+) {
+    for (f, chunk) in folds.iter_mut().zip(down.chunks_exact(K)) {
+        *f = chunk[1..]
+            .iter()
+            .fold(chunk[0], |f, &d| r.merge_ordinary(f, d));
     }
 }
 
@@ -721,9 +864,12 @@ impl<T: Element> TapRuns<T> {
             stride => {
                 let n = self.n;
                 for (j, run) in self.buf.chunks_exact_mut(n.max(1)).enumerate() {
+                    // Tap j of the n whole windows: cells c, c + stride, ... (no bounds
+                    // check per cell: the last is inside the row, whole windows are).
                     let c = self.base + j * self.dw;
-                    for (o, v) in run.iter_mut().enumerate() {
-                        *v = line[c + o * stride];
+                    let taps = line[c..=c + (n - 1) * stride].chunks(stride);
+                    for (v, cells) in run.iter_mut().zip(taps) {
+                        *v = cells[0];
                     }
                 }
                 (&self.buf, &self.starts)
