@@ -318,6 +318,7 @@ fn row_kernels_on_reversed_and_sliced_views() {
             Kernel::SumRows,
         ),
         (PoolSpec::max(2).stride(1), max_rows(2, 1, 1)),
+        (PoolSpec::avg(4).padding(1), Kernel::ColumnsFirst),
     ];
     for (spec, kernel) in &specs {
         let mut reversed = wide.view();
