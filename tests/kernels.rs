@@ -187,7 +187,7 @@ proptest! {
         planes in 1usize..3, h in 1usize..50, w in 1usize..70, seed in any::<u64>(),
         specials in any::<bool>(), fractional in any::<bool>(),
         huge in prop::option::of((0usize..50, 1usize..50)),
-        scales in prop::option::of(prop::collection::vec(0u8..8, 50)),
+        scales in prop::option::of(prop::collection::vec(0u8..8, 50)), double in any::<bool>(),
     ) {
         let mut spec = PoolSpec::avg(k).stride((sh, 1)).padding(pad).count_include_pad(cip).ceil_mode(ceil);
         if let Some(d) = divisor { spec = spec.divisor_override(d); }
@@ -213,7 +213,14 @@ proptest! {
             }
         }
         let want = if k.0 <= 4 && k.1 <= 4 { Kernel::SumRows } else { Kernel::SumSeparable };
-        if reference::pool2d(&x.view(), &spec).is_some() { check(&x, &spec, want); }
+        if reference::pool2d(&x.view(), &spec).is_some() {
+            if double {
+                // f64 cells: no running sums (the accumulator is no wider).
+                check(&x.mapv(f64::from), &spec, want);
+            } else {
+                check(&x, &spec, want);
+            }
+        }
     }
 
     /// The small-window average: window sides 1-4, rows across the 16- and 8-lane blocks,

@@ -40,7 +40,9 @@ pub(crate) unsafe fn sum_separable<T: Element>(
     if total == 0 {
         return;
     }
-    if rg.kernel <= 4 || rg.stride >= rg.kernel {
+    // Short or disjoint windows have nothing to run; nor has an element type as wide as
+    // its accumulator (no sum of its cells is sure to be exact).
+    if rg.kernel <= 4 || rg.stride >= rg.kernel || T::MANTISSA_DIGITS >= T::ACC_MANTISSA_DIGITS {
         // SAFETY: this function's contract.
         return unsafe { sum_chunks(plan, x, out, oh0, None, scratch) };
     }
