@@ -119,6 +119,26 @@ pub(crate) unsafe fn one_output<T: Element, R: Reduce<T>>(
     r.finish(acc, plan.divisor_at(row, col))
 }
 
+/// The outputs of row window `row` outside `full` (whose column windows padding cuts), each
+/// by the definition.
+///
+/// # Safety
+/// The windows come from a plan built for this plane's size; `o` holds the row's outputs.
+#[inline(always)]
+unsafe fn fill_borders<T: Element, R: Reduce<T>>(
+    r: R,
+    plan: &Plan,
+    x: Plane<T>,
+    full: &Range<usize>,
+    row: &Window,
+    o: &mut [Uninit<T>],
+) {
+    for ow in (0..full.start).chain(full.end..o.len()) {
+        // SAFETY: plan windows fit this plane.
+        o[ow].write(unsafe { one_output(r, plan, x, row, &plan.cols.windows[ow]) });
+    }
+}
+
 /// The input rows `windows` read, as a range (with dilation and padding the first row of
 /// successive windows need not grow, so every window counts).
 fn rows_read(windows: &[Window], step: usize) -> Option<(usize, usize)> {
@@ -242,24 +262,20 @@ pub(crate) unsafe fn pool_columns<T: Element, R: Reduce<T>>(
     let windows = &plan.rows.windows[oh0..oh0 + out.nrows()];
     for (row, mut out_row) in windows.iter().zip(out.rows_mut()) {
         let o = row_cells(&mut out_row, &mut scratch);
-        for ow in (0..full.start).chain(full.end..o.len()) {
-            // SAFETY: plan windows fit this plane.
-            o[ow].write(unsafe { one_output(r, plan, x, row, &plan.cols.windows[ow]) });
-        }
+        // SAFETY: as for this function.
+        unsafe { fill_borders(r, plan, x, &full, row, o) };
         if n > 0 {
             // SAFETY: a window's rows lie inside the plane, and its whole windows' cells
             // base .. base + span inside the row.
             let line = |t: usize| unsafe { &x.line(row.first + t * plan.rows.step)[base..] };
-            // The rows folded down a block of cells at a time in registers; order-sensitive
-            // cells only looked for (the fold meanwhile may take them in any way).
-            // NaNs looked for by lanes of `Σ (v - v)` (infinities too), which vectorise
-            // with the fold; a window whose max is a zero is recomputed below.
-            let mut probe = [T::zero(); BLOCK];
+            // The rows folded down a block of cells at a time in registers. An order-
+            // sensitive fold takes the cells as if none were NaN, while lanes of
+            // `Σ (v - v)` look for NaNs (infinities too) beside it; a window whose max is a
+            // zero is recomputed below.
+            let mut poison = Poison::new();
             let mut look = |cells: &[T]| {
                 if R::ORDER_SENSITIVE {
-                    for (p, &v) in probe.iter_mut().zip(cells) {
-                        *p = *p + finite_probe(v);
-                    }
+                    poison.add(cells);
                 }
             };
             if span < BLOCK {
@@ -284,7 +300,7 @@ pub(crate) unsafe fn pool_columns<T: Element, R: Reduce<T>>(
                     down[c0..c0 + BLOCK].copy_from_slice(&acc);
                 }
             }
-            if probe.iter().any(|p| p.is_nan()) {
+            if !poison.is_clean() {
                 return false;
             }
             let divisor = plan.divisor_at(row, &plan.cols.windows[full.start]);
@@ -717,10 +733,8 @@ unsafe fn fill_row<T: Element, R: Reduce<T>>(
     column: &mut [R::Acc],
     o: &mut [Uninit<T>],
 ) {
-    for ow in (0..full.start).chain(full.end..o.len()) {
-        // SAFETY: plan windows fit this plane.
-        o[ow].write(unsafe { one_output(r, plan, x, row, &plan.cols.windows[ow]) });
-    }
+    // SAFETY: as for this function.
+    unsafe { fill_borders(r, plan, x, full, row, o) };
     let n = rows.n;
     if n == 0 {
         return;
