@@ -291,7 +291,9 @@ fn split_rows<T, D: ndarray::RemoveAxis>(
 /// handed whole to the pool, a call waited for a worker to wake, and then for the caller
 /// to be woken in turn, which on B3 cost as much as a second thread saved. From a queue,
 /// whichever thread is running takes the next job, so a worker that wakes late takes
-/// fewer.
+/// fewer. The caller takes from the front and the pool's threads from the back: from call
+/// to call each side mostly gets the same planes again, still in its core's cache (1-4 %
+/// less time than taking turns, back to back on two threads).
 fn for_each_job<J: Send, S>(
     jobs: Vec<J>,
     work: usize,
@@ -303,26 +305,30 @@ fn for_each_job<J: Send, S>(
         // With one thread in the pool, handing jobs to it only adds two context switches.
         let threads = rayon::current_num_threads().min(jobs.len());
         if work >= PARALLEL_MIN_WORK && threads > 1 {
-            let queue = std::sync::Mutex::new(jobs.into_iter());
+            let queue = std::sync::Mutex::new(std::collections::VecDeque::from(jobs));
             // The guard is dropped before the job runs. A poisoned lock only says that a
             // job panicked (the panic goes on to the caller); the queue itself is whole.
-            let next = || {
-                queue
+            let next = |caller: bool| {
+                let mut queue = queue
                     .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner)
-                    .next()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                if caller {
+                    queue.pop_front()
+                } else {
+                    queue.pop_back()
+                }
             };
-            let drain = || {
+            let drain = |caller: bool| {
                 let mut scratch = init();
-                while let Some(job) = next() {
+                while let Some(job) = next(caller) {
                     run(&mut scratch, job);
                 }
             };
             rayon::in_place_scope(|scope| {
                 for _ in 1..threads {
-                    scope.spawn(|_| drain());
+                    scope.spawn(|_| drain(false));
                 }
-                drain();
+                drain(true);
             });
             return;
         }
