@@ -293,7 +293,10 @@ fn split_rows<T, D: ndarray::RemoveAxis>(
 /// whichever thread is running takes the next job, so a worker that wakes late takes
 /// fewer. The caller takes from the front and the pool's threads from the back: from call
 /// to call each side mostly gets the same planes again, still in its core's cache (1-4 %
-/// less time than taking turns, back to back on two threads).
+/// less time than taking turns, back to back on two threads). Each takes a share of the
+/// jobs left at once, so that threads meet at the lock a few times per call rather than
+/// once per plane (B3 and B4, 96 and 192 planes of about a microsecond each: 0.94 and 0.92
+/// of the time on two threads).
 fn for_each_job<J: Send, S>(
     jobs: Vec<J>,
     work: usize,
@@ -308,20 +311,30 @@ fn for_each_job<J: Send, S>(
             let queue = std::sync::Mutex::new(std::collections::VecDeque::from(jobs));
             // The guard is dropped before the job runs. A poisoned lock only says that a
             // job panicked (the panic goes on to the caller); the queue itself is whole.
-            let next = |caller: bool| {
+            // A share of what is left at a time (guided scheduling): a few lock round trips
+            // per call, not one per plane, with single jobs at the end to even out.
+            let next = |caller: bool, batch: &mut Vec<J>| {
                 let mut queue = queue
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let (len, take) = (queue.len(), queue.len().div_ceil(2 * threads));
                 if caller {
-                    queue.pop_front()
+                    batch.extend(queue.drain(..take));
                 } else {
-                    queue.pop_back()
+                    batch.extend(queue.drain(len - take..));
                 }
             };
             let drain = |caller: bool| {
                 let mut scratch = init();
-                while let Some(job) = next(caller) {
-                    run(&mut scratch, job);
+                let mut batch = Vec::new();
+                loop {
+                    next(caller, &mut batch);
+                    if batch.is_empty() {
+                        break;
+                    }
+                    for job in batch.drain(..) {
+                        run(&mut scratch, job);
+                    }
                 }
             };
             rayon::in_place_scope(|scope| {
