@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Times the work tree's ndpool against revision REV, calls interleaved in one process:
 #   tools/ab.sh REV [REPS] [SHAPE_PREFIX]        e.g. tools/ab.sh HEAD~1 400 B4
-# RAYON_NUM_THREADS and NDPOOL_ISA apply to both sides.
+# RAYON_NUM_THREADS and NDPOOL_ISA apply to both sides; AB_BLOCK=k times blocks of k calls a
+# side instead of alternating pairs (for effects that carry over from call to call).
 set -euo pipefail
 rev=${1:?usage: tools/ab.sh REV [REPS] [SHAPE_PREFIX]}
 root=$(git -C "$(dirname "$0")/.." rev-parse --show-toplevel)

@@ -1,6 +1,6 @@
 //! `ndpool-ab REPS [SHAPE_PREFIX]`: each named shape pooled by the work tree's ndpool and by
 //! another revision's (`ndpool_old`), the two calls of a pair in alternating order, on the
-//! same input. Prints per shape each side's median time and the median, first and third
+//! same input (`AB_BLOCK=k`: blocks of k calls a side). Prints per shape each side's median time and the median, first and third
 //! quartile of the per-pair ratios new/old. This machine's speed swings by 2x in phases of
 //! seconds; a pair's two calls fall in the same phase, so their ratio does not swing.
 
@@ -39,17 +39,36 @@ fn main() {
             std::hint::black_box((new::run(n, &x), old::run(o, &x)));
         }
         let (mut tn, mut to, mut ratio) = (Vec::new(), Vec::new(), Vec::new());
-        for i in 0..reps {
-            let (a, b) = if i % 2 == 0 {
-                let b = timed(|| old::run(o, &x));
-                (timed(|| new::run(n, &x)), b)
-            } else {
-                let a = timed(|| new::run(n, &x));
-                (a, timed(|| old::run(o, &x)))
+        // AB_BLOCK=k: k calls of one side, then k of the other (for effects that carry from
+        // call to call, such as which thread's cache holds which planes).
+        let block: usize = std::env::var("AB_BLOCK")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(1)
+            .max(1);
+        for i in 0..reps.div_ceil(block) {
+            let olds = || {
+                (0..block)
+                    .map(|_| timed(|| old::run(o, &x)))
+                    .collect::<Vec<_>>()
             };
-            tn.push(a);
-            to.push(b);
-            ratio.push(a / b);
+            let news = || {
+                (0..block)
+                    .map(|_| timed(|| new::run(n, &x)))
+                    .collect::<Vec<_>>()
+            };
+            let (a, b) = if i % 2 == 0 {
+                let b = olds();
+                (news(), b)
+            } else {
+                let a = news();
+                (a, olds())
+            };
+            for (a, b) in a.into_iter().zip(b) {
+                tn.push(a);
+                to.push(b);
+                ratio.push(a / b);
+            }
         }
         for v in [&mut tn, &mut to, &mut ratio] {
             v.sort_by(f64::total_cmp);
