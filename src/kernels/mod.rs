@@ -370,6 +370,9 @@ pub(crate) struct Scratch<T: Element> {
     pub row_sums: Vec<sums::RowSums>,
     /// Per input row, the range of its cells' exponents (see `sums::row_sums`).
     pub exponents: Vec<(u32, u32)>,
+    /// Running column sums of a separable average (`sums::sum_lazy_x86`).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub running: Vec<T::Acc>,
     /// The input is larger than the caches: kernels ask for the rows they read next ahead
     /// of time (in cache, the requests only cost: a quarter more time on B1). Only the x86
     /// paths ask so far.
@@ -402,6 +405,7 @@ impl<T: Element> Scratch<T> {
             },
             row_sums: Vec::new(),
             exponents: Vec::new(),
+            running: Vec::new(),
             streaming: false,
         }
     }
