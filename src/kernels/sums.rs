@@ -103,6 +103,27 @@ pub(crate) enum RowSums {
     Step,
 }
 
+impl RowSums {
+    /// The kind of an output row whose window spans input rows `lines`, `previous` the
+    /// window of the row before when that row ran, by `exact` (whether running sums over
+    /// some input rows are exact): the window must be exact alone to run, and together
+    /// with the previous window to step from it.
+    #[inline(always)]
+    fn decide(
+        exact: impl Fn(std::ops::Range<usize>) -> bool,
+        lines: std::ops::Range<usize>,
+        previous: Option<std::ops::Range<usize>>,
+    ) -> RowSums {
+        if !exact(lines.clone()) {
+            RowSums::Fresh
+        } else if previous.is_some_and(|p| exact(p.start..lines.end)) {
+            RowSums::Step
+        } else {
+            RowSums::Start
+        }
+    }
+}
+
 /// [`RowSums`] for output rows `oh0..oh0 + total` of a plane, from the range of exponents
 /// of each input row (`exponents`, scratch): a row's window must be exact alone to be
 /// summed running, and together with the previous row's window to step from it. So a few
@@ -130,16 +151,8 @@ fn row_sums<T: Element>(
         window_is_exact::<T>(&exponents[lines.start - first..lines.end - first], &rg, &g)
     };
     for i in oh0..oh0 + total {
-        let kind = if !exact(rows(i)) {
-            RowSums::Fresh
-        } else if i > oh0
-            && kinds.last() != Some(&RowSums::Fresh)
-            && exact(rows(i - 1).start..rows(i).end)
-        {
-            RowSums::Step
-        } else {
-            RowSums::Start
-        };
+        let after_running = i > oh0 && kinds.last() != Some(&RowSums::Fresh);
+        let kind = RowSums::decide(exact, rows(i), after_running.then(|| rows(i - 1)));
         kinds.push(kind);
     }
 }
@@ -704,13 +717,8 @@ unsafe fn sum_lazy_x86<T: Element>(
         let exact = |l: std::ops::Range<usize>| {
             window_is_exact::<T>(&exponents[l.start - first..l.end - first], &rg, &g)
         };
-        let kind = if !exact(lines.clone()) {
-            RowSums::Fresh
-        } else if stepped && exact(window_rows(&rg, x.rows, row - 1).start..lines.end) {
-            RowSums::Step
-        } else {
-            RowSums::Start
-        };
+        let before = stepped.then(|| window_rows(&rg, x.rows, row - 1));
+        let kind = RowSums::decide(exact, lines, before);
         previous = kind;
         match kind {
             RowSums::Fresh => {
