@@ -344,17 +344,18 @@ pub(crate) unsafe fn sum_rows<T: Element>(
     isa: Isa,
     plan: &Plan,
     x: Plane<T>,
-    mut out: ArrayViewMut2<Uninit<T>>,
+    out: ArrayViewMut2<Uninit<T>>,
     oh0: usize,
     scratch: &mut Scratch<T>,
 ) {
-    let Some(g) = plan.cols.geometry else {
-        return;
-    };
     #[cfg(target_arch = "x86_64")]
-    // SAFETY: this function's contract.
-    if unsafe { sum_plane_x86(isa, plan, x, &mut out, oh0, g.pad_begin, g.kernel, scratch) } {
-        return;
+    let mut out = out;
+    #[cfg(target_arch = "x86_64")]
+    if let Some(g) = plan.cols.geometry {
+        // SAFETY: this function's contract.
+        if unsafe { sum_plane_x86(isa, plan, x, &mut out, oh0, g.pad_begin, g.kernel, scratch) } {
+            return;
+        }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = isa;
