@@ -164,6 +164,12 @@ fn window_rows(rg: &AxisGeometry, rows: usize, i: usize) -> std::ops::Range<usiz
     clamp(top)..clamp(top + rg.kernel as isize)
 }
 
+/// Cells in a zero-padded row of a plane `width` cells wide: room for every window,
+/// ceil-mode overhang included.
+fn padded_len(g: &AxisGeometry, width: usize) -> usize {
+    (g.pad_begin + width + g.pad_end).max(g.output + g.kernel - 1)
+}
+
 /// Whether running sums over rows with these ranges of exponents are exact: running both
 /// ways, the partial sums are differences of two window sums at most.
 #[inline(always)]
@@ -202,8 +208,7 @@ unsafe fn sum_chunks<T: Element>(
     };
     let (width, kh, kw, sh, outputs) = (x.cols, rg.kernel, g.kernel, rg.stride, g.output);
     let zero = T::Acc::zero();
-    // Padded row length: room for every window, ceil-mode overhang included.
-    let stride = (g.pad_begin + width + g.pad_end).max(outputs + kw - 1);
+    let stride = padded_len(&g, width);
     // Output rows per chunk: about 64 KiB of padded rows, a few windows' worth when the
     // chunk's rows are summed afresh; 16 KiB when running.
     let chunk = if running.is_some() {
@@ -382,7 +387,7 @@ unsafe fn sum_down_across<T: Element>(
     };
     let (width, kw, outputs) = (x.cols, g.kernel, g.output);
     let zero = T::Acc::zero();
-    let len = (g.pad_begin + width + g.pad_end).max(outputs + kw - 1);
+    let len = padded_len(&g, width);
     // The padding cells of `down` stay zero: only the plane's columns are written.
     scratch.acc.clear();
     scratch.acc.resize(len, zero);
@@ -588,34 +593,30 @@ impl RunningRows {
         // entering and a row leaving (the usual step) go in one pass.
         loop {
             match (entering.next(), leaving.next()) {
-                (Some(e), Some(l)) => {
+                (Some(e), l) => {
                     // SAFETY: e, l < rows.
-                    let (e, l) = unsafe { (x.line(e), x.line(l)) };
+                    let (e, l) = unsafe { (x.line(e), l.map(|l| x.line(l))) };
                     if let Some(scan) = scan.as_deref_mut() {
-                        if let (Some(c), Some(a), Some(b)) =
-                            (T::acc_as_f64_mut(cols), T::as_f32(e), T::as_f32(l))
+                        let leave = l.map(T::as_f32);
+                        if let (Some(c), Some(a), None | Some(Some(_))) =
+                            (T::acc_as_f64_mut(cols), T::as_f32(e), leave)
                         {
-                            scan.push(step_scanning(c, a, Some(b)));
+                            scan.push(step_scanning(c, a, leave.flatten()));
                             continue;
                         }
                         scan.push(exponent_range(e));
                     }
-                    for ((c, &a), &b) in cols.iter_mut().zip(e).zip(l) {
-                        *c = *c + (a.to_acc() - b.to_acc());
-                    }
-                }
-                (Some(h), None) => {
-                    // SAFETY: h < rows.
-                    let e = unsafe { x.line(h) };
-                    if let Some(scan) = scan.as_deref_mut() {
-                        if let (Some(c), Some(a)) = (T::acc_as_f64_mut(cols), T::as_f32(e)) {
-                            scan.push(step_scanning(c, a, None));
-                            continue;
+                    match l {
+                        Some(l) => {
+                            for ((c, &a), &b) in cols.iter_mut().zip(e).zip(l) {
+                                *c = *c + (a.to_acc() - b.to_acc());
+                            }
                         }
-                        scan.push(exponent_range(e));
-                    }
-                    for (c, &v) in cols.iter_mut().zip(e) {
-                        *c = *c + v.to_acc();
+                        None => {
+                            for (c, &v) in cols.iter_mut().zip(e) {
+                                *c = *c + v.to_acc();
+                            }
+                        }
                     }
                 }
                 (None, Some(h)) => {
@@ -690,7 +691,7 @@ unsafe fn sum_lazy_x86<T: Element>(
         return false;
     }
     let (width, kh, kw, outputs) = (x.cols, rg.kernel, g.kernel, g.output);
-    let stride = (g.pad_begin + width + g.pad_end).max(outputs + kw - 1);
+    let stride = padded_len(&g, width);
     // The column sums; the scratch's `acc` is left to `sum_down_across`.
     let mut sums = std::mem::take(&mut scratch.running);
     sums.clear();
