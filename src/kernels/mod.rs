@@ -61,8 +61,9 @@ pub enum Kernel {
     /// once per output row rather than once per input row); a max over cells holding a NaN
     /// or -0.0 is recomputed in row-major order.
     ColumnsFirst,
-    /// Channels-first separable average: column sums (running where exact) and window sums
-    /// by doubling; `O(log k)` per output.
+    /// Channels-first separable average: column and window sums running where exact (for
+    /// `f32` on x86 both ways), elsewhere summed directly (small windows) or by doubling;
+    /// `O(log k)` per output at most.
     SumSeparable,
     /// Channels-first average of small windows (sides up to 4, horizontal stride 1): each
     /// output row sums its window's rows down, then its columns across, in registers.
