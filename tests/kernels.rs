@@ -179,6 +179,27 @@ proptest! {
         }
     }
 
+    /// Max windows 2 or 3 wide at stride 2 across, the shapes of B1-B3 and B8: rows of
+    /// every length around the vector widths (8 and 16 outputs, whole and with a remainder),
+    /// any height, vertical stride and padding, and a few NaN, -0.0 or infinities dropped
+    /// into otherwise ordinary values (which have ties and zeros of their own), so that the
+    /// fast paths run and must notice each.
+    #[test]
+    fn stride2_max_rows_kernel(
+        k in (1usize..6, 2usize..4), sh in 1usize..4, pad in (0usize..2, 0usize..2, 0usize..2, 0usize..2),
+        ceil in any::<bool>(), planes in 1usize..3, h in 1usize..20, w in 2usize..90, seed in any::<u64>(),
+        dropped in prop::collection::vec((any::<prop::sample::Index>(), 0usize..4), 0..3),
+    ) {
+        let spec = PoolSpec::max(k).stride((sh, 2)).ceil_mode(ceil)
+            .padding(Padding::Explicit { top: pad.0.min(k.0 / 2), bottom: pad.1.min(k.0 / 2), left: pad.2, right: pad.3 });
+        let mut x = input::<f32>(&[planes, h, w], seed, false, false);
+        let len = x.len();
+        for (at, which) in dropped {
+            x.as_slice_mut().unwrap()[at.index(len)] = [f32::NAN, -0.0, f32::INFINITY, 0.0][which];
+        }
+        if reference::pool2d(&x.view(), &spec).is_some() { check(&x, &spec, max_rows(k.1, 2, 1)); }
+    }
+
     /// The separable average (running sums where exact, recomputed where not).
     #[test]
     fn sum_separable_kernel(
@@ -501,11 +522,11 @@ fn named_shapes_dispatch() {
     );
 }
 
-/// A single NaN at any column of a row, in the vector blocks, their overlap and the cells
-/// after the last whole block: the stride-2 row paths must see it and fall back, on every
-/// instruction set.
+/// A single NaN, or a -0.0 whose sign decides, at any column of a row, in the vector
+/// blocks, their overlap and the cells after the last whole block: the stride-2 row paths
+/// must see it and fall back, on every instruction set.
 #[test]
-fn one_nan_anywhere_reaches_the_max_row_kernels() {
+fn one_nan_or_negative_zero_anywhere_reaches_the_max_row_kernels() {
     for (spec, width) in [
         (PoolSpec::max(3).stride(2).padding(1), 3),
         (PoolSpec::max(3).stride(2), 3),
@@ -519,6 +540,14 @@ fn one_nan_anywhere_reaches_the_max_row_kernels() {
                     } else {
                         ((h * 5 + c * 3) % 7) as f32
                     }
+                });
+                check(&x.into_dyn(), &spec, max_rows(width, 2, 1));
+                // A -0.0 that is its windows' first zero in row-major order (the top row
+                // is otherwise negative), while column by column a 0.0 below comes first.
+                let x = Array::from_shape_fn((1, 4, w), |(_, h, c)| match (h, c == col) {
+                    (0, true) => -0.0f32,
+                    (0, false) => -1.0,
+                    _ => 0.0,
                 });
                 check(&x.into_dyn(), &spec, max_rows(width, 2, 1));
             }

@@ -491,7 +491,7 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
     let mut lines: Vec<*const f32> = Vec::new();
     for (row, mut out_row) in windows.iter().zip(out.rows_mut()) {
         #[cfg(target_arch = "x86_64")]
-        if SW == 2 && isa == Isa::Avx512 && full.len() >= 16 && T::as_f32(&[]).is_some() {
+        if SW == 2 && full.len() >= rows_first_lanes(isa) && T::as_f32(&[]).is_some() {
             // Rows first, straight into the output row: no ring.
             let o = row_cells(&mut out_row, &mut scratch.row);
             let taps = |t: usize| row.first + t * plan.rows.step;
@@ -529,13 +529,16 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
             let cells = T::as_f32_cells(&mut o[full.clone()]);
             if let Some(cells) = cells.filter(|_| lines.len() == row.taps) {
                 let out = cells.as_mut_ptr().cast::<f32>();
-                // SAFETY: AVX-512F and DQ were detected (`Isa::available`); the full
-                // windows' cells lie inside every line, up to base + 2 * full.len() - 2 + KW;
-                // `cells` holds full.len() >= 16 outputs.
+                let n = full.len();
+                // SAFETY: `isa` was detected on this CPU (`Isa::available`); the full
+                // windows' cells lie inside every line, up to base + 2 * n - 2 + KW; `cells`
+                // holds n >= rows_first_lanes(isa) outputs.
                 nan |= unsafe {
-                    match KW {
-                        2 => x86::max_rows_s2_avx512::<2>(&lines, base, out, full.len()),
-                        _ => x86::max_rows_s2_avx512::<3>(&lines, base, out, full.len()),
+                    match (isa, KW) {
+                        (Isa::Avx512, 2) => x86::max_rows_s2_avx512::<2>(&lines, base, out, n),
+                        (Isa::Avx512, _) => x86::max_rows_s2_avx512::<3>(&lines, base, out, n),
+                        (_, 2) => x86::max_rows_s2_avx2::<2>(&lines, base, out, n),
+                        _ => x86::max_rows_s2_avx2::<3>(&lines, base, out, n),
                     }
                 };
             } else {
@@ -584,6 +587,17 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
         flush_row(out_row, &scratch.row);
     }
     !nan && poison.is_clean()
+}
+
+/// The fewest full windows in a row for which [`max_rows`] takes the rows-first stride-2
+/// path on `isa` (one vector of outputs); `usize::MAX` where it has none.
+#[cfg(target_arch = "x86_64")]
+fn rows_first_lanes(isa: Isa) -> usize {
+    match isa {
+        Isa::Avx512 => 16,
+        Isa::Avx2 => 8,
+        Isa::Baseline => usize::MAX,
+    }
 }
 
 /// A window's taps along a row: `kw` taps `dw` apart, windows `sw` apart.

@@ -854,6 +854,144 @@ pub(crate) unsafe fn max_rows_s2_avx512<const KW: usize>(
     seen != 0
 }
 
+/// [`max_rows_s2_avx512`] with AVX2, 8 outputs a block. Without a class test, NaN shows in
+/// an unordered compare of the cells, and -0.0 is looked for only in blocks with a zero
+/// maximum (only there can the order of the fold show). With `KW = 3`, a block's last
+/// output takes its third tap from the next block's first even cell, already at hand.
+///
+/// # Safety
+/// AVX2 is available; `n >= 8`; every line has `base + 2 * n - 2 + KW` readable cells;
+/// `out` is valid for `n` writes.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn max_rows_s2_avx2<const KW: usize>(
+    lines: &[*const f32],
+    base: usize,
+    out: *mut f32,
+    n: usize,
+) -> bool {
+    debug_assert!(n >= 8 && (2..=3).contains(&KW));
+    // SAFETY: as this function's.
+    unsafe {
+        match *lines {
+            [a, b, c] => max_rows_s2_lines_avx2::<KW, 3>([a, b, c], base, out, n),
+            [a, b] => max_rows_s2_lines_avx2::<KW, 2>([a, b], base, out, n),
+            [a] => max_rows_s2_lines_avx2::<KW, 1>([a], base, out, n),
+            _ => max_rows_s2_lines_avx2::<KW, 0>(lines, base, out, n),
+        }
+    }
+}
+
+/// [`max_rows_s2_avx2`] over `LINES` lines (0: as many as `lines` holds).
+///
+/// # Safety
+/// As for [`max_rows_s2_avx2`].
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn max_rows_s2_lines_avx2<const KW: usize, const LINES: usize>(
+    lines: impl AsRef<[*const f32]>,
+    base: usize,
+    out: *mut f32,
+    n: usize,
+) -> bool {
+    let lines = lines.as_ref();
+    let lines = if LINES == 0 { lines } else { &lines[..LINES] };
+    let mut unordered = _mm256_setzero_ps();
+    // The lines' maxima over cells base + 2 * o0 .. + 16, as even and odd cells in order.
+    let mut columns = |o0: usize| {
+        let lowest = _mm256_set1_ps(f32::NEG_INFINITY);
+        let (mut a, mut b) = (lowest, lowest);
+        for &line in lines {
+            // SAFETY: callers pass o0 <= n - 8: cells below base + 2 * n.
+            let (la, lb) = unsafe {
+                let p = line.add(base + 2 * o0);
+                (_mm256_loadu_ps(p), _mm256_loadu_ps(p.add(8)))
+            };
+            unordered = _mm256_or_ps(unordered, _mm256_cmp_ps::<_CMP_UNORD_Q>(la, lb));
+            a = _mm256_max_ps(la, a);
+            b = _mm256_max_ps(lb, b);
+        }
+        // Within each 128-bit half: a0 a2 b0 b2 | a4 a6 b4 b6; then the 64-bit pairs in
+        // order: a0 a2 a4 a6 b0 b2 b4 b6.
+        let even = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
+        let odd = _mm256_shuffle_ps::<0b11_01_11_01>(a, b);
+        let in_order = |v: __m256| {
+            _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)))
+        };
+        (in_order(even), in_order(odd))
+    };
+    // Whether some cell was a NaN, or a -0.0 in a block with a zero maximum.
+    let mut special = false;
+    // Whether a block with a zero maximum read a -0.0.
+    let negative_zero_in = |o0: usize| {
+        let sign = _mm256_set1_epi32(i32::MIN);
+        lines.iter().any(|&line| {
+            // SAFETY: as in `columns`; with KW = 3, cell base + 2 * o0 + 16 <= base + 2 * n.
+            unsafe {
+                let p = line.add(base + 2 * o0);
+                let hit = |v: __m256| _mm256_cmpeq_epi32(_mm256_castps_si256(v), sign);
+                let cells =
+                    _mm256_or_si256(hit(_mm256_loadu_ps(p)), hit(_mm256_loadu_ps(p.add(8))));
+                _mm256_movemask_epi8(cells) != 0 || (KW == 3 && (*p.add(16)).to_bits() == 1 << 31)
+            }
+        })
+    };
+    let mut store = |o0: usize, m: __m256| {
+        if _mm256_movemask_ps(_mm256_cmp_ps::<_CMP_EQ_OQ>(m, _mm256_setzero_ps())) != 0 {
+            special |= negative_zero_in(o0);
+        }
+        // SAFETY: o0 + 8 <= n.
+        unsafe { _mm256_storeu_ps(out.add(o0), m) };
+    };
+    let whole = n / 8;
+    let (mut even, mut odd) = columns(0);
+    for k in 1..=whole {
+        let o0 = if k < whole {
+            8 * k
+        } else if !n.is_multiple_of(8) {
+            n - 8
+        } else {
+            break;
+        };
+        let (next_even, next_odd) = columns(o0);
+        let mut m = _mm256_max_ps(odd, even);
+        if KW == 3 {
+            // even[1..8] then the even cell after the block, next_even's first when the
+            // blocks abut. When the last block overlaps this one, the lane is another cell,
+            // but the only output it goes into (8 * k - 1) is stored again with that block.
+            let high = _mm256_permute2f128_ps::<0x21>(even, next_even);
+            let shifted = _mm256_castsi256_ps(_mm256_alignr_epi8::<4>(
+                _mm256_castps_si256(high),
+                _mm256_castps_si256(even),
+            ));
+            m = _mm256_max_ps(shifted, m);
+        }
+        store(8 * (k - 1), m);
+        (even, odd) = (next_even, next_odd);
+    }
+    // The last block, o0 = n - 8, whose third tap reaches cell 2 * n.
+    let o0 = n - 8;
+    let mut m = _mm256_max_ps(odd, even);
+    if KW == 3 {
+        let mut last = f32::NEG_INFINITY;
+        let mut nan = false;
+        for &line in lines {
+            // SAFETY: cell base + 2 * n is readable when KW = 3.
+            let v = unsafe { *line.add(base + 2 * n) };
+            nan |= v.is_nan();
+            last = if v > last { v } else { last };
+        }
+        let rotate = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
+        let shifted =
+            _mm256_blend_ps::<0x80>(_mm256_permutevar8x32_ps(even, rotate), _mm256_set1_ps(last));
+        m = _mm256_max_ps(shifted, m);
+        if nan {
+            return true;
+        }
+    }
+    store(o0, m);
+    special || _mm256_movemask_ps(unordered) != 0
+}
+
 /// Asks for the `len` cells from `row` to be brought into the cache: the rows an output
 /// row will read next, so that main-memory latency overlaps this row's work.
 #[inline(always)]
