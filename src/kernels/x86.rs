@@ -600,14 +600,16 @@ unsafe fn sum_row_avx2<const KW: usize, const TAPS: usize>(
     out: *mut f32,
     outputs: usize,
 ) {
-    let down = |b: usize| {
+    // The column sums of cells c..c + 4.
+    let down_at = |c: usize| {
         let mut sum = _mm256_setzero_pd();
         for &row in &rows[..TAPS] {
-            // SAFETY: 4b + 4 <= outputs.next_multiple_of(8) + 8 (the callers' b).
-            sum = _mm256_add_pd(sum, unsafe { _mm256_loadu_pd(row.add(4 * b)) });
+            // SAFETY: c + 4 <= outputs.next_multiple_of(8) + 8 (the callers' c).
+            sum = _mm256_add_pd(sum, unsafe { _mm256_loadu_pd(row.add(c)) });
         }
         sum
     };
+    let down = |b: usize| down_at(4 * b);
     let scaled = |sums: (__m256d, __m256d), q: (__m256d, __m256d)| {
         _mm256_set_m128(
             _mm256_cvtpd_ps(_mm256_mul_pd(sums.1, q.1)),
@@ -628,7 +630,21 @@ unsafe fn sum_row_avx2<const KW: usize, const TAPS: usize>(
         (low, high) = (next, down(2 * b + 3));
     }
     let (o, n) = (8 * whole, outputs % 8);
-    if n > 0 {
+    if n > 0 && whole > 0 {
+        // The last 8 outputs again, unmasked (a masked store costs as much as the rest of a
+        // short row on AMD Zen): cells up to outputs + 4.
+        let o = outputs - 8;
+        let sums = (
+            window_avx2(down_at(o), down_at(o + 4), KW),
+            window_avx2(down_at(o + 4), down_at(o + 8), KW),
+        );
+        // SAFETY: o + 8 = outputs.
+        unsafe {
+            let q = scale.add(o);
+            let r = scaled(sums, (_mm256_loadu_pd(q), _mm256_loadu_pd(q.add(4))));
+            _mm256_storeu_ps(out.add(o), r);
+        }
+    } else if n > 0 {
         let next = down(2 * whole + 2);
         let sums = (window_avx2(low, high, KW), window_avx2(high, next, KW));
         let m = lanes_between(0, n);
@@ -742,7 +758,9 @@ pub(crate) unsafe fn running_window_sums_avx512(
     }
 }
 
-/// [`running_window_sums_avx512`] with AVX2: blocks of 4.
+/// [`running_window_sums_avx512`] with AVX2: blocks of 4, masked only for the first block
+/// (which starts from the first window's sum) and the last (masked stores are slow on AMD
+/// Zen); in between, 8 outputs a step, one carry addition for both halves.
 ///
 /// # Safety
 /// As for [`running_window_sums_avx512`], with AVX2 available.
@@ -759,12 +777,27 @@ pub(crate) unsafe fn running_window_sums_avx2(
     let r = run.as_ptr();
     let zero = _mm256_setzero_pd();
     let index = _mm256_setr_epi64x(0, 1, 2, 3);
-    let mut carry = zero;
-    let mut o = 0;
-    while o < outputs {
-        let n = (outputs - o).min(4);
+    // Inclusive prefix sum across the 4 lanes (shifted up by 1, then by 2), and its total
+    // in every lane.
+    let prefix = |x: __m256d| {
+        let up1 = _mm256_blend_pd::<0b0001>(_mm256_permute4x64_pd::<0b10_01_00_00>(x), zero);
+        let x = _mm256_add_pd(x, up1);
+        let x = _mm256_add_pd(x, _mm256_permute2f128_pd::<0x08>(x, x));
+        (x, _mm256_permute4x64_pd::<0xFF>(x))
+    };
+    let scaled = |sums: __m256d, o: usize| {
+        // SAFETY: callers pass o + 4 <= outputs.
+        _mm256_cvtpd_ps(_mm256_mul_pd(sums, unsafe {
+            _mm256_loadu_pd(scale.as_ptr().add(o))
+        }))
+    };
+    // Outputs o..o + n (n <= 4), by masked loads and stores: the first block, whose first
+    // lane is the first window's sum, and the last.
+    let masked = |o: usize, n: usize, carry: __m256d| {
         let lanes = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n as i64), index);
-        // SAFETY: as for the AVX-512 version, with blocks of 4.
+        // SAFETY: as for the AVX-512 version: lanes below n read run[o + kw - 1..outputs +
+        // kw - 1] and run[o - 1..] (from run[0] at o = 0, lane 0 left out) and
+        // scale[o..outputs], and write out[o..outputs].
         unsafe {
             let entering = _mm256_maskload_pd(r.add(o + kw - 1), lanes);
             let leaving_lanes = if o == 0 {
@@ -777,20 +810,42 @@ pub(crate) unsafe fn running_window_sums_avx2(
             if o == 0 {
                 x = _mm256_blend_pd::<0b0001>(x, _mm256_set1_pd(first));
             }
-            // Inclusive prefix sum across the 4 lanes: shifted up by 1, then by 2.
-            let up1 = _mm256_blend_pd::<0b0001>(_mm256_permute4x64_pd::<0b10_01_00_00>(x), zero);
-            x = _mm256_add_pd(x, up1);
-            x = _mm256_add_pd(x, _mm256_permute2f128_pd::<0x08>(x, x));
-            let total = _mm256_permute4x64_pd::<0xFF>(x);
-            x = _mm256_add_pd(x, carry);
-            carry = _mm256_add_pd(carry, total);
+            let (x, total) = prefix(x);
             let q = _mm256_maskload_pd(scale.as_ptr().add(o), lanes);
-            let v = _mm256_cvtpd_ps(_mm256_mul_pd(x, q));
+            let v = _mm256_cvtpd_ps(_mm256_mul_pd(_mm256_add_pd(x, carry), q));
             // The 64-bit lane masks, narrowed to the four 32-bit lanes of the result.
             let narrow =
                 _mm256_permutevar8x32_epi32(lanes, _mm256_setr_epi32(0, 2, 4, 6, 0, 2, 4, 6));
             _mm_maskstore_ps(out.add(o), _mm256_castsi256_si128(narrow), v);
+            _mm256_add_pd(carry, total)
         }
+    };
+    let mut carry = masked(0, outputs.min(4), zero);
+    let mut o = 4;
+    while o + 8 <= outputs {
+        // SAFETY: o >= 4 and o + 8 <= outputs: cells o - 1 .. o + 7 + kw - 1 of run, o .. o
+        // + 8 of scale and out.
+        unsafe {
+            let x = |o: usize| {
+                _mm256_sub_pd(
+                    _mm256_loadu_pd(r.add(o + kw - 1)),
+                    _mm256_loadu_pd(r.add(o - 1)),
+                )
+            };
+            let (low, low_total) = prefix(x(o));
+            let (high, high_total) = prefix(x(o + 4));
+            let low = _mm256_add_pd(low, carry);
+            let high = _mm256_add_pd(_mm256_add_pd(high, low_total), carry);
+            carry = _mm256_add_pd(carry, _mm256_add_pd(low_total, high_total));
+            _mm256_storeu_ps(
+                out.add(o),
+                _mm256_set_m128(scaled(high, o + 4), scaled(low, o)),
+            );
+        }
+        o += 8;
+    }
+    while o < outputs {
+        carry = masked(o, (outputs - o).min(4), carry);
         o += 4;
     }
 }
