@@ -222,9 +222,16 @@ pub(crate) unsafe fn mean_planes_avx2(xs: &[f32], size: usize, os: &mut [MaybeUn
             _mm256_permute2f128_pd::<0x31>(h01, h23),
         );
         let means = _mm256_cvtpd_ps(_mm256_div_pd(sums, _mm256_set1_pd(divisor)));
-        let lanes = _mm_cmpgt_epi32(_mm_set1_epi32(n as i32), _mm_setr_epi32(0, 1, 2, 3));
-        // SAFETY: the group holds n <= 4 cells; the store writes lanes below n only.
-        unsafe { _mm_maskstore_ps(group.as_mut_ptr().cast::<f32>(), lanes, means) };
+        let at = group.as_mut_ptr().cast::<f32>();
+        if n == 4 {
+            // SAFETY: the group holds 4 cells.
+            unsafe { _mm_storeu_ps(at, means) };
+        } else {
+            // A masked store: slow on AMD Zen, so only for a short last group.
+            let lanes = _mm_cmpgt_epi32(_mm_set1_epi32(n as i32), _mm_setr_epi32(0, 1, 2, 3));
+            // SAFETY: the group holds n < 4 cells; the store writes lanes below n only.
+            unsafe { _mm_maskstore_ps(at, lanes, means) };
+        }
     }
 }
 
