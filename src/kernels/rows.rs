@@ -516,10 +516,12 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
                 lines.extend(T::as_f32(line).map(<[f32]>::as_ptr));
             }
             if scratch.streaming {
-                // The rows below this window that the next output row reads (bounded by
-                // the plane: a stride can be as large as usize allows).
+                // The rows the output row after next reads below this window's (the next
+                // one's are on their way already: 0.97x the time on B8, against prefetching
+                // those; bounded by the plane, as a stride can be as large as usize allows).
                 let below = row.first + row.taps.saturating_sub(1) * plan.rows.step + 1;
-                for h in below..below.saturating_add(rg.stride).min(x.rows) {
+                let ahead = below.saturating_add(rg.stride);
+                for h in ahead..ahead.saturating_add(rg.stride).min(x.rows) {
                     // SAFETY: h < rows.
                     if let Some(line) = T::as_f32(unsafe { x.line(h) }) {
                         x86::prefetch_row(line.as_ptr(), line.len());
