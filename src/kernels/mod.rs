@@ -12,6 +12,7 @@ pub(crate) mod reduce;
 pub mod reference;
 pub(crate) mod rows;
 pub(crate) mod sums;
+pub(crate) mod transpose;
 #[cfg(target_arch = "x86_64")]
 pub(crate) mod x86;
 

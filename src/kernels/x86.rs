@@ -1054,6 +1054,52 @@ unsafe fn max_rows_s2_lines_avx2<const KW: usize, const LINES: usize>(
     special || _mm256_movemask_ps(unordered) != 0
 }
 
+/// `dst[j * dst_stride + i] = src[i * src_stride + j]` for `i, j < 8`: an 8 x 8 block
+/// transposed in registers (pairs unpacked, then quadruples shuffled, then halves swapped).
+///
+/// # Safety
+/// AVX2 is available; the 8 rows of 8 cells at `src` are readable and those at `dst`
+/// writable.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn transpose_8x8_avx2(
+    src: *const f32,
+    src_stride: usize,
+    dst: *mut f32,
+    dst_stride: usize,
+) {
+    // SAFETY: row i < 8 of the source lies inside it (the contract).
+    let r: [__m256; 8] =
+        std::array::from_fn(|i| unsafe { _mm256_loadu_ps(src.add(i * src_stride)) });
+    let t: [__m256; 8] = std::array::from_fn(|k| {
+        let (a, b) = (r[2 * (k / 2)], r[2 * (k / 2) + 1]);
+        if k % 2 == 0 {
+            _mm256_unpacklo_ps(a, b)
+        } else {
+            _mm256_unpackhi_ps(a, b)
+        }
+    });
+    // Within each 128-bit half, s[4q + k] holds column k (of that half) of rows 4q..4q + 4.
+    let s: [__m256; 8] = std::array::from_fn(|k| {
+        let q = 4 * (k / 4);
+        let (a, b) = (t[q + (k % 4) / 2], t[q + 2 + (k % 4) / 2]);
+        if k % 2 == 0 {
+            _mm256_shuffle_ps::<0x44>(a, b)
+        } else {
+            _mm256_shuffle_ps::<0xEE>(a, b)
+        }
+    });
+    for j in 0..8 {
+        let (low, high) = (s[j % 4], s[4 + j % 4]);
+        let v = if j < 4 {
+            _mm256_permute2f128_ps::<0x20>(low, high)
+        } else {
+            _mm256_permute2f128_ps::<0x31>(low, high)
+        };
+        // SAFETY: row j < 8 of the destination lies inside it (the contract).
+        unsafe { _mm256_storeu_ps(dst.add(j * dst_stride), v) };
+    }
+}
+
 /// Asks for the `len` cells from `row` to be brought into the cache: the rows an output
 /// row will read next, so that main-memory latency overlaps this row's work.
 #[inline(always)]
