@@ -63,7 +63,6 @@ pub(crate) unsafe fn fold_row_max_s2_avx512<const KW: usize>(
 pub(crate) unsafe fn fold_row_max_s2_avx2<const KW: usize>(line: &[f32], fold: &mut [f32]) -> bool {
     let n = fold.len();
     debug_assert!(n >= 8 && (2..=3).contains(&KW) && line.len() >= 2 * (n - 1) + KW);
-    let rotate = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
     let mut nan = _mm256_setzero_ps();
     for o0 in block_starts(n, 8) {
         // SAFETY: as for the AVX-512 version, with blocks of 8: cells below 2 * o0 + 16
@@ -73,27 +72,39 @@ pub(crate) unsafe fn fold_row_max_s2_avx2<const KW: usize>(line: &[f32], fold: &
             let a = _mm256_loadu_ps(p);
             let b = _mm256_loadu_ps(p.add(8));
             nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(a, b));
-            // Within each 128-bit half: a0 a2 b0 b2 | a4 a6 b4 b6; then the 64-bit pairs in
-            // order: a0 a2 a4 a6 b0 b2 b4 b6.
-            let even = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
-            let odd = _mm256_shuffle_ps::<0b11_01_11_01>(a, b);
-            let even = _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(
-                even,
-            )));
-            let odd = _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(
-                odd,
-            )));
+            let (even, odd) = even_odd_avx2(a, b);
             let mut m = _mm256_max_ps(odd, even);
             if KW == 3 {
                 let next = _mm256_set1_ps(*p.add(16));
                 nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(next, next));
-                let shifted = _mm256_blend_ps::<0x80>(_mm256_permutevar8x32_ps(even, rotate), next);
-                m = _mm256_max_ps(shifted, m);
+                m = _mm256_max_ps(shifted_in_avx2(even, next), m);
             }
             _mm256_storeu_ps(fold.as_mut_ptr().add(o0), m);
         }
     }
     _mm256_movemask_ps(nan) != 0
+}
+
+/// The even and the odd cells of the 16 cells `a` then `b`, each in order.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn even_odd_avx2(a: __m256, b: __m256) -> (__m256, __m256) {
+    // Within each 128-bit half: a0 a2 b0 b2 | a4 a6 b4 b6; then the 64-bit pairs in order:
+    // a0 a2 a4 a6 b0 b2 b4 b6.
+    let in_order =
+        |v: __m256| _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)));
+    (
+        in_order(_mm256_shuffle_ps::<0b10_00_10_00>(a, b)),
+        in_order(_mm256_shuffle_ps::<0b11_01_11_01>(a, b)),
+    )
+}
+
+/// `v[1..8]` followed by `next`'s last lane: the cells one to the right.
+#[target_feature(enable = "avx2")]
+#[inline]
+fn shifted_in_avx2(v: __m256, next: __m256) -> __m256 {
+    let rotate = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
+    _mm256_blend_ps::<0x80>(_mm256_permutevar8x32_ps(v, rotate), next)
 }
 
 /// `os[p]` = the mean of plane `p`, the `size` cells `xs[p * size..]`, summed in `f64`: two
@@ -972,14 +983,7 @@ unsafe fn max_rows_s2_lines_avx2<const KW: usize, const LINES: usize>(
             a = _mm256_max_ps(la, a);
             b = _mm256_max_ps(lb, b);
         }
-        // Within each 128-bit half: a0 a2 b0 b2 | a4 a6 b4 b6; then the 64-bit pairs in
-        // order: a0 a2 a4 a6 b0 b2 b4 b6.
-        let even = _mm256_shuffle_ps::<0b10_00_10_00>(a, b);
-        let odd = _mm256_shuffle_ps::<0b11_01_11_01>(a, b);
-        let in_order = |v: __m256| {
-            _mm256_castpd_ps(_mm256_permute4x64_pd::<0b11_01_10_00>(_mm256_castps_pd(v)))
-        };
-        (in_order(even), in_order(odd))
+        even_odd_avx2(a, b)
     };
     // Whether some cell was a NaN, or a -0.0 in a block with a zero maximum.
     let mut special = false;
@@ -1042,10 +1046,7 @@ unsafe fn max_rows_s2_lines_avx2<const KW: usize, const LINES: usize>(
             nan |= v.is_nan();
             last = if v > last { v } else { last };
         }
-        let rotate = _mm256_setr_epi32(1, 2, 3, 4, 5, 6, 7, 0);
-        let shifted =
-            _mm256_blend_ps::<0x80>(_mm256_permutevar8x32_ps(even, rotate), _mm256_set1_ps(last));
-        m = _mm256_max_ps(shifted, m);
+        m = _mm256_max_ps(shifted_in_avx2(even, _mm256_set1_ps(last)), m);
         if nan {
             return true;
         }
