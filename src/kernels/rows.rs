@@ -488,6 +488,14 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
     let mut starts: Vec<usize> = Vec::with_capacity(span);
     let windows = &plan.rows.windows[oh0..oh0 + out.nrows()];
     #[cfg(target_arch = "x86_64")]
+    if SW == 2 && isa == Isa::Avx2 {
+        if let Some(clean) =
+            max_plane_s2_avx2::<T, KW>(plan, &full, rg, x, &mut out, windows, scratch.streaming)
+        {
+            return clean;
+        }
+    }
+    #[cfg(target_arch = "x86_64")]
     let mut lines: Vec<*const f32> = Vec::new();
     for (row, mut out_row) in windows.iter().zip(out.rows_mut()) {
         #[cfg(target_arch = "x86_64")]
@@ -589,6 +597,54 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
         flush_row(out_row, &scratch.row);
     }
     !nan && poison.is_clean()
+}
+
+/// [`max_rows`]'s rows-first stride-2 path with AVX2, the whole chunk in one call
+/// ([`x86::max_plane_s2_avx2`]), when it applies: `f32`, contiguous output rows, windows of
+/// at most 3 rows and at least 8 whole windows a row. Whether it ran clean (false: a NaN
+/// or a -0.0 where the order shows; the caller recomputes), or `None` where it does not
+/// apply.
+#[cfg(target_arch = "x86_64")]
+#[allow(clippy::too_many_arguments)]
+fn max_plane_s2_avx2<T: Element, const KW: usize>(
+    plan: &Plan,
+    full: &Range<usize>,
+    rg: crate::plan::AxisGeometry,
+    x: Plane<T>,
+    out: &mut ArrayViewMut2<Uninit<T>>,
+    windows: &[Window],
+    streaming: bool,
+) -> Option<bool> {
+    let n = full.len();
+    let contiguous = out.ncols() <= 1 || out.strides()[1] == 1;
+    if n < 8 || rg.kernel > 3 || !contiguous || !(2..=3).contains(&KW) {
+        return None;
+    }
+    T::as_f32(&[])?;
+    let cut: Vec<(usize, Window)> = (0..full.start)
+        .chain(full.end..out.ncols())
+        .map(|ow| (ow, plan.cols.windows[ow]))
+        .collect();
+    let p = x86::MaxPlaneS2 {
+        // SAFETY: row 0 of a non-empty plane (windows exist) is inside it.
+        x: unsafe { x.row(0) }.cast::<f32>(),
+        x_stride: x.row_stride(),
+        x_rows: x.rows,
+        rows: windows,
+        row_step: plan.rows.step,
+        prefetch_stride: streaming.then_some(rg.stride),
+        cut: &cut,
+        col_step: plan.cols.step,
+        full_start: full.start,
+        n,
+        base: plan.cols.windows[full.start].first,
+        out: out.as_mut_ptr().cast::<f32>(),
+        out_stride: out.strides()[0],
+    };
+    // SAFETY: the caller chose Isa::Avx2, detected on this CPU; T is f32 (as_f32 above);
+    // the plan's windows lie inside the plane, the whole ones up to base + 2 * n - 2 + KW;
+    // `out` holds windows.len() rows of contiguous cells; windows have at most 3 rows.
+    Some(!unsafe { x86::max_plane_s2_avx2::<KW>(&p) })
 }
 
 /// The fewest full windows in a row for which [`max_rows`] takes the rows-first stride-2
