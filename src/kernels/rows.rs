@@ -434,7 +434,8 @@ impl<T: Element> Poison<T> {
 /// ties (`-0.0` against `0.0`) resolve as in the reference; only NaN would not propagate,
 /// so the kernel watches every cell it folds and returns false when one was a NaN or an
 /// infinity (the caller then recomputes the chunk with [`pool_rows`], overwriting whatever
-/// this wrote).
+/// this wrote). Stride-2 `f32` windows with AVX2 or AVX-512 go rows first instead, without
+/// the ring ([`max_plane_s2`]), under the same contract.
 ///
 /// `KW` and `SW` are the window's width and horizontal stride when the kernel is
 /// specialised for them (with horizontal dilation 1), 0 for any (read from the plan).
@@ -469,6 +470,15 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
     };
     let width = g.output;
     let base = plan.cols.windows.get(full.start).map_or(0, |w| w.first);
+    let windows = &plan.rows.windows[oh0..oh0 + out.nrows()];
+    #[cfg(target_arch = "x86_64")]
+    if SW == 2 {
+        if let Some(clean) =
+            max_plane_s2::<T, KW>(isa, plan, &full, x, &mut out, windows, scratch.streaming)
+        {
+            return clean;
+        }
+    }
     // Rows of one window are distinct modulo any number at least the window's row span (or
     // the plane's height), so a ring of that many row folds (a power of two: a mask, not a
     // division, finds the slot) holds every row an output row needs.
@@ -486,81 +496,7 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
     let mut poison = Poison::new();
     let mut nan = false;
     let mut starts: Vec<usize> = Vec::with_capacity(span);
-    let windows = &plan.rows.windows[oh0..oh0 + out.nrows()];
-    #[cfg(target_arch = "x86_64")]
-    if SW == 2 && isa == Isa::Avx2 {
-        if let Some(clean) =
-            max_plane_s2_avx2::<T, KW>(plan, &full, rg, x, &mut out, windows, scratch.streaming)
-        {
-            return clean;
-        }
-    }
-    #[cfg(target_arch = "x86_64")]
-    let mut lines: Vec<*const f32> = Vec::new();
     for (row, mut out_row) in windows.iter().zip(out.rows_mut()) {
-        #[cfg(target_arch = "x86_64")]
-        if SW == 2 && full.len() >= rows_first_lanes(isa) && T::as_f32(&[]).is_some() {
-            // Rows first, straight into the output row: no ring.
-            let o = row_cells(&mut out_row, &mut scratch.row);
-            let taps = |t: usize| row.first + t * plan.rows.step;
-            for ow in (0..full.start).chain(full.end..width) {
-                let w = &plan.cols.windows[ow];
-                let mut m = T::neg_infinity();
-                for t in 0..row.taps {
-                    // SAFETY: a window's rows lie inside the plane.
-                    let line = unsafe { x.line(taps(t)) };
-                    for j in 0..w.taps {
-                        let v = line[w.first + j * plan.cols.step];
-                        nan |= v.is_nan();
-                        m = later_max(m, v);
-                    }
-                }
-                o[ow].write(m);
-            }
-            lines.clear();
-            for t in 0..row.taps {
-                // SAFETY: as above.
-                let line = unsafe { x.line(taps(t)) };
-                lines.extend(T::as_f32(line).map(<[f32]>::as_ptr));
-            }
-            if scratch.streaming {
-                // The rows the output row after next reads below this window's (the next
-                // one's are on their way already: 0.97x the time on B8, against prefetching
-                // those; bounded by the plane, as a stride can be as large as usize allows).
-                let below = row.first + row.taps.saturating_sub(1) * plan.rows.step + 1;
-                let ahead = below.saturating_add(rg.stride);
-                for h in ahead..ahead.saturating_add(rg.stride).min(x.rows) {
-                    // SAFETY: h < rows.
-                    if let Some(line) = T::as_f32(unsafe { x.line(h) }) {
-                        x86::prefetch_row(line.as_ptr(), line.len());
-                    }
-                }
-            }
-            let cells = T::as_f32_cells(&mut o[full.clone()]);
-            if let Some(cells) = cells.filter(|_| lines.len() == row.taps) {
-                let out = cells.as_mut_ptr().cast::<f32>();
-                let n = full.len();
-                // SAFETY: `isa` was detected on this CPU (`Isa::available`); the full
-                // windows' cells lie inside every line, up to base + 2 * n - 2 + KW; `cells`
-                // holds n >= rows_first_lanes(isa) outputs.
-                nan |= unsafe {
-                    match (isa, KW) {
-                        (Isa::Avx512, 2) => x86::max_rows_s2_avx512::<2>(&lines, base, out, n),
-                        (Isa::Avx512, _) => x86::max_rows_s2_avx512::<3>(&lines, base, out, n),
-                        (_, 2) => x86::max_rows_s2_avx2::<2>(&lines, base, out, n),
-                        _ => x86::max_rows_s2_avx2::<3>(&lines, base, out, n),
-                    }
-                };
-            } else {
-                nan = true;
-            }
-            flush_row(out_row, &scratch.row);
-            if nan {
-                // The exact kernel redoes the plane.
-                return false;
-            }
-            continue;
-        }
         starts.clear();
         for t in 0..row.taps {
             let h = row.first + t * plan.rows.step;
@@ -599,17 +535,17 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
     !nan && poison.is_clean()
 }
 
-/// [`max_rows`]'s rows-first stride-2 path with AVX2, the whole chunk in one call
-/// ([`x86::max_plane_s2_avx2`]), when it applies: `f32`, contiguous output rows, windows of
-/// at most 3 rows and at least 8 whole windows a row. Whether it ran clean (false: a NaN
-/// or a -0.0 where the order shows; the caller recomputes), or `None` where it does not
-/// apply.
+/// [`max_rows`]'s rows-first stride-2 path, the whole chunk in one call
+/// ([`x86::max_plane_s2_avx2`], [`x86::max_plane_s2_avx512`]), when it applies: `f32`,
+/// contiguous output rows, at least one vector of whole windows a row. Whether it ran clean
+/// (false: a NaN or a -0.0 where the order shows; the caller recomputes), or `None` where
+/// it does not apply.
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
-fn max_plane_s2_avx2<T: Element, const KW: usize>(
+fn max_plane_s2<T: Element, const KW: usize>(
+    isa: Isa,
     plan: &Plan,
     full: &Range<usize>,
-    rg: crate::plan::AxisGeometry,
     x: Plane<T>,
     out: &mut ArrayViewMut2<Uninit<T>>,
     windows: &[Window],
@@ -617,10 +553,11 @@ fn max_plane_s2_avx2<T: Element, const KW: usize>(
 ) -> Option<bool> {
     let n = full.len();
     let contiguous = out.ncols() <= 1 || out.strides()[1] == 1;
-    if n < 8 || rg.kernel > 3 || !contiguous || !(2..=3).contains(&KW) {
+    if n < rows_first_lanes(isa) || !contiguous || !(2..=3).contains(&KW) {
         return None;
     }
     T::as_f32(&[])?;
+    let rg = plan.rows.geometry?;
     let cut: Vec<(usize, Window)> = (0..full.start)
         .chain(full.end..out.ncols())
         .map(|ow| (ow, plan.cols.windows[ow]))
@@ -641,10 +578,16 @@ fn max_plane_s2_avx2<T: Element, const KW: usize>(
         out: out.as_mut_ptr().cast::<f32>(),
         out_stride: out.strides()[0],
     };
-    // SAFETY: the caller chose Isa::Avx2, detected on this CPU; T is f32 (as_f32 above);
-    // the plan's windows lie inside the plane, the whole ones up to base + 2 * n - 2 + KW;
-    // `out` holds windows.len() rows of contiguous cells; windows have at most 3 rows.
-    Some(!unsafe { x86::max_plane_s2_avx2::<KW>(&p) })
+    // SAFETY: `isa` was detected on this CPU (`Isa::available`; n >= 16 with AVX-512, 8
+    // with AVX2); T is f32 (as_f32 above); the plan's windows lie inside the plane, the
+    // whole ones up to base + 2 * n - 2 + KW; `out` holds windows.len() rows of contiguous
+    // cells.
+    Some(!unsafe {
+        match isa {
+            Isa::Avx512 => x86::max_plane_s2_avx512::<KW>(&p),
+            _ => x86::max_plane_s2_avx2::<KW>(&p),
+        }
+    })
 }
 
 /// The fewest full windows in a row for which [`max_rows`] takes the rows-first stride-2

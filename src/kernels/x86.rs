@@ -927,45 +927,24 @@ pub(crate) unsafe fn max_rows_s2_avx512<const KW: usize>(
     seen != 0
 }
 
-/// [`max_rows_s2_avx512`] with AVX2, 8 outputs a block. Without a class test, NaN shows in
-/// an unordered compare of the cells, and -0.0 is looked for only in blocks with a zero
-/// maximum (only there can the order of the fold show). With `KW = 3`, a block's last
-/// output takes its third tap from the next block's first even cell, already at hand.
+/// [`max_rows_s2_avx512`] with AVX2, 8 outputs a block, over `LINES` lines (0: as many as
+/// `lines` holds; a fixed count unrolls the fold over them). Without a class test, NaN
+/// shows in an unordered compare of the cells, and -0.0 is looked for only in blocks with
+/// a zero maximum (only there can the order of the fold show). With `KW = 3`, a block's
+/// last output takes its third tap from the next block's first even cell, already at hand.
 ///
 /// # Safety
-/// AVX2 is available; `n >= 8`; every line has `base + 2 * n - 2 + KW` readable cells;
-/// `out` is valid for `n` writes.
-#[target_feature(enable = "avx2")]
-pub(crate) unsafe fn max_rows_s2_avx2<const KW: usize>(
-    lines: &[*const f32],
-    base: usize,
-    out: *mut f32,
-    n: usize,
-) -> bool {
-    debug_assert!(n >= 8 && (2..=3).contains(&KW));
-    // SAFETY: as this function's.
-    unsafe {
-        match *lines {
-            [a, b, c] => max_rows_s2_lines_avx2::<KW, 3>([a, b, c], base, out, n),
-            [a, b] => max_rows_s2_lines_avx2::<KW, 2>([a, b], base, out, n),
-            [a] => max_rows_s2_lines_avx2::<KW, 1>([a], base, out, n),
-            _ => max_rows_s2_lines_avx2::<KW, 0>(lines, base, out, n),
-        }
-    }
-}
-
-/// [`max_rows_s2_avx2`] over `LINES` lines (0: as many as `lines` holds).
-///
-/// # Safety
-/// As for [`max_rows_s2_avx2`].
+/// AVX2 is available; `n >= 8`; `lines` holds at least `LINES` lines, each with `base + 2 *
+/// n - 2 + KW` readable cells; `out` is valid for `n` writes.
 #[target_feature(enable = "avx2")]
 #[inline]
-unsafe fn max_rows_s2_lines_avx2<const KW: usize, const LINES: usize>(
+unsafe fn max_rows_s2_avx2<const KW: usize, const LINES: usize>(
     lines: impl AsRef<[*const f32]>,
     base: usize,
     out: *mut f32,
     n: usize,
 ) -> bool {
+    debug_assert!(n >= 8 && (2..=3).contains(&KW));
     let lines = lines.as_ref();
     let lines = if LINES == 0 { lines } else { &lines[..LINES] };
     let mut unordered = _mm256_setzero_ps();
@@ -1081,21 +1060,110 @@ pub(crate) struct MaxPlaneS2<'a> {
     pub out_stride: isize,
 }
 
-/// [`max_rows_s2_avx2`] for every output row of a plane chunk in one call, the windows cut
-/// by the padding one by one beside it: the per-row work (finding the rows, the call,
-/// the row views) was a quarter of B1's time. Returns whether a NaN, or a -0.0 where the
-/// order shows, was met (the caller then recomputes the chunk in row-major order).
+/// Stride-2 max for every output row of a plane chunk in one call, rows first
+/// ([`max_rows_s2_avx2`]), the windows cut by the padding one by one beside it: the
+/// per-row work (finding the rows, the call, the row views) was a quarter of B1's time.
+/// Returns whether a NaN, or a -0.0 where the order shows, was met (the caller then
+/// recomputes the chunk in row-major order).
 ///
 /// # Safety
 /// AVX2 is available; `p` describes rows inside the input and output as its fields say;
 /// `n >= 8` and the whole windows' cells lie inside every row (up to `base + 2 * n - 2 +
-/// KW`); windows have at most 3 rows.
+/// KW`).
 #[target_feature(enable = "avx2")]
 pub(crate) unsafe fn max_plane_s2_avx2<const KW: usize>(p: &MaxPlaneS2) -> bool {
+    // SAFETY: this function's contract is max_plane_s2's with Avx2Rows.
+    unsafe { max_plane_s2::<Avx2Rows<KW>>(p) }
+}
+
+/// [`max_plane_s2_avx2`] with AVX-512 rows ([`max_rows_s2_avx512`]).
+///
+/// # Safety
+/// As for [`max_plane_s2_avx2`], with AVX-512F and DQ available and `n >= 16`.
+#[target_feature(enable = "avx512f,avx512dq")]
+pub(crate) unsafe fn max_plane_s2_avx512<const KW: usize>(p: &MaxPlaneS2) -> bool {
+    // SAFETY: this function's contract is max_plane_s2's with Avx512Rows.
+    unsafe { max_plane_s2::<Avx512Rows<KW>>(p) }
+}
+
+/// One output row's whole stride-2 windows for [`max_plane_s2`]: `out[o]` = the max of
+/// `line[base + 2 * o + j]` over `lines` (`LINES` of them, 0: any number) and `j < KW`, for
+/// `o < n`; whether a NaN or a -0.0 was among the cells.
+trait MaxRowsS2 {
+    /// # Safety
+    /// The row kernel's instruction set is available and its contract holds.
+    unsafe fn max_rows<const LINES: usize>(
+        lines: impl AsRef<[*const f32]>,
+        base: usize,
+        out: *mut f32,
+        n: usize,
+    ) -> bool;
+}
+
+/// [`max_rows_s2_avx2`] as a [`MaxRowsS2`].
+struct Avx2Rows<const KW: usize>;
+
+impl<const KW: usize> MaxRowsS2 for Avx2Rows<KW> {
+    #[inline(always)]
+    unsafe fn max_rows<const LINES: usize>(
+        lines: impl AsRef<[*const f32]>,
+        base: usize,
+        out: *mut f32,
+        n: usize,
+    ) -> bool {
+        // SAFETY: the trait's contract is max_rows_s2_avx2's.
+        unsafe { max_rows_s2_avx2::<KW, LINES>(lines, base, out, n) }
+    }
+}
+
+/// [`max_rows_s2_avx512`] as a [`MaxRowsS2`] (any number of lines).
+struct Avx512Rows<const KW: usize>;
+
+impl<const KW: usize> MaxRowsS2 for Avx512Rows<KW> {
+    #[inline(always)]
+    unsafe fn max_rows<const LINES: usize>(
+        lines: impl AsRef<[*const f32]>,
+        base: usize,
+        out: *mut f32,
+        n: usize,
+    ) -> bool {
+        // SAFETY: the trait's contract is max_rows_s2_avx512's.
+        unsafe { max_rows_s2_avx512::<KW>(lines.as_ref(), base, out, n) }
+    }
+}
+
+/// `R`'s rows for windows taller than three rows (rare), listed in `tall`, out of the way
+/// of the others (inline, the list's upkeep slowed B2 by 3 %).
+///
+/// # Safety
+/// As for `R`.
+#[inline(never)]
+#[cold]
+unsafe fn max_rows_tall<R: MaxRowsS2>(
+    tall: &mut Vec<*const f32>,
+    lines: impl Iterator<Item = *const f32>,
+    base: usize,
+    out: *mut f32,
+    n: usize,
+) -> bool {
+    tall.clear();
+    tall.extend(lines);
+    // SAFETY: this function's contract.
+    unsafe { R::max_rows::<0>(&tall[..], base, out, n) }
+}
+
+/// The body of [`max_plane_s2_avx2`] and [`max_plane_s2_avx512`], each output row's whole
+/// windows by `R`.
+///
+/// # Safety
+/// As for the callers, with `R`'s instruction set available and `n` at least its lanes.
+#[inline(always)]
+unsafe fn max_plane_s2<R: MaxRowsS2>(p: &MaxPlaneS2) -> bool {
+    let mut tall = Vec::new();
     for (i, row) in p.rows.iter().enumerate() {
-        // SAFETY: a window's rows lie inside the input (the contract).
-        let line = |t: usize| unsafe {
-            p.x.offset((row.first + t * p.row_step) as isize * p.x_stride)
+        // A window's rows lie inside the input (the contract).
+        let line = |t: usize| {
+            p.x.wrapping_offset((row.first + t * p.row_step) as isize * p.x_stride)
         };
         // SAFETY: row i lies inside the output (the contract).
         let o = unsafe { p.out.offset(i as isize * p.out_stride) };
@@ -1115,8 +1183,9 @@ pub(crate) unsafe fn max_plane_s2_avx2<const KW: usize>(p: &MaxPlaneS2) -> bool 
             unsafe { *o.add(ow) = m };
         }
         if let Some(stride) = p.prefetch_stride {
-            // The rows the output row after next reads below this window's, as in
-            // `max_rows` (bounded by the plane).
+            // The rows the output row after next reads below this window's (the next
+            // one's are on their way already: 0.97x the time on B8, against prefetching
+            // those; bounded by the plane, as a stride can be as large as usize allows).
             let below = row.first + row.taps.saturating_sub(1) * p.row_step + 1;
             let ahead = below.saturating_add(stride);
             for h in ahead..ahead.saturating_add(stride).min(p.x_rows) {
@@ -1126,16 +1195,18 @@ pub(crate) unsafe fn max_plane_s2_avx2<const KW: usize>(p: &MaxPlaneS2) -> bool 
                 );
             }
         }
-        // SAFETY: as for max_rows_s2_avx2; outputs full_start..full_start + n of row i.
+        // SAFETY: outputs full_start..full_start + n of row i, the whole windows, over the
+        // window's rows (the contract).
         let special = unsafe {
-            let out = o.add(p.full_start);
+            let (out, base, n) = (o.add(p.full_start), p.base, p.n);
             match row.taps {
-                3 => max_rows_s2_lines_avx2::<KW, 3>([line(0), line(1), line(2)], p.base, out, p.n),
-                2 => max_rows_s2_lines_avx2::<KW, 2>([line(0), line(1)], p.base, out, p.n),
-                _ => max_rows_s2_lines_avx2::<KW, 1>([line(0)], p.base, out, p.n),
+                3 => R::max_rows::<3>([line(0), line(1), line(2)], base, out, n),
+                2 => R::max_rows::<2>([line(0), line(1)], base, out, n),
+                1 => R::max_rows::<1>([line(0)], base, out, n),
+                taps => max_rows_tall::<R>(&mut tall, (0..taps).map(line), base, out, n),
             }
         };
-        if nan || special {
+        if special || nan {
             return true;
         }
     }
