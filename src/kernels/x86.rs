@@ -1072,8 +1072,8 @@ pub(crate) struct MaxPlaneS2<'a> {
 /// KW`).
 #[target_feature(enable = "avx2")]
 pub(crate) unsafe fn max_plane_s2_avx2<const KW: usize>(p: &MaxPlaneS2) -> bool {
-    // SAFETY: this function's contract is max_plane_s2's with Avx2Rows.
-    unsafe { max_plane_s2::<Avx2Rows<KW>>(p) }
+    // SAFETY: this function's contract is max_plane_s2's with AVX2 rows.
+    unsafe { max_plane_s2::<KW, false>(p) }
 }
 
 /// [`max_plane_s2_avx2`] with AVX-512 rows ([`max_rows_s2_avx512`]).
@@ -1082,64 +1082,42 @@ pub(crate) unsafe fn max_plane_s2_avx2<const KW: usize>(p: &MaxPlaneS2) -> bool 
 /// As for [`max_plane_s2_avx2`], with AVX-512F and DQ available and `n >= 16`.
 #[target_feature(enable = "avx512f,avx512dq")]
 pub(crate) unsafe fn max_plane_s2_avx512<const KW: usize>(p: &MaxPlaneS2) -> bool {
-    // SAFETY: this function's contract is max_plane_s2's with Avx512Rows.
-    unsafe { max_plane_s2::<Avx512Rows<KW>>(p) }
+    // SAFETY: this function's contract is max_plane_s2's with AVX-512 rows.
+    unsafe { max_plane_s2::<KW, true>(p) }
 }
 
-/// One output row's whole stride-2 windows for [`max_plane_s2`]: `out[o]` = the max of
-/// `line[base + 2 * o + j]` over `lines` (`LINES` of them, 0: any number) and `j < KW`, for
-/// `o < n`; whether a NaN or a -0.0 was among the cells.
-trait MaxRowsS2 {
-    /// # Safety
-    /// The row kernel's instruction set is available and its contract holds.
-    unsafe fn max_rows<const LINES: usize>(
-        lines: impl AsRef<[*const f32]>,
-        base: usize,
-        out: *mut f32,
-        n: usize,
-    ) -> bool;
-}
-
-/// [`max_rows_s2_avx2`] as a [`MaxRowsS2`].
-struct Avx2Rows<const KW: usize>;
-
-impl<const KW: usize> MaxRowsS2 for Avx2Rows<KW> {
-    #[inline(always)]
-    unsafe fn max_rows<const LINES: usize>(
-        lines: impl AsRef<[*const f32]>,
-        base: usize,
-        out: *mut f32,
-        n: usize,
-    ) -> bool {
-        // SAFETY: the trait's contract is max_rows_s2_avx2's.
-        unsafe { max_rows_s2_avx2::<KW, LINES>(lines, base, out, n) }
-    }
-}
-
-/// [`max_rows_s2_avx512`] as a [`MaxRowsS2`] (any number of lines).
-struct Avx512Rows<const KW: usize>;
-
-impl<const KW: usize> MaxRowsS2 for Avx512Rows<KW> {
-    #[inline(always)]
-    unsafe fn max_rows<const LINES: usize>(
-        lines: impl AsRef<[*const f32]>,
-        base: usize,
-        out: *mut f32,
-        n: usize,
-    ) -> bool {
-        // SAFETY: the trait's contract is max_rows_s2_avx512's.
-        unsafe { max_rows_s2_avx512::<KW>(lines.as_ref(), base, out, n) }
-    }
-}
-
-/// `R`'s rows for windows taller than three rows (rare), listed in `tall`, out of the way
-/// of the others (inline, the list's upkeep slowed B2 by 3 %).
+/// One output row's whole stride-2 windows for [`max_plane_s2`], by [`max_rows_s2_avx512`]
+/// or [`max_rows_s2_avx2`]: `out[o]` = the max of `line[base + 2 * o + j]` over `lines`
+/// (`LINES` of them, 0: any number) and `j < KW`, for `o < n`; whether a NaN or a -0.0 was
+/// among the cells.
 ///
 /// # Safety
-/// As for `R`.
+/// As for the kernel `AVX512` picks.
+#[inline(always)]
+unsafe fn max_rows_s2<const KW: usize, const LINES: usize, const AVX512: bool>(
+    lines: impl AsRef<[*const f32]>,
+    base: usize,
+    out: *mut f32,
+    n: usize,
+) -> bool {
+    // SAFETY: this function's contract.
+    unsafe {
+        if AVX512 {
+            max_rows_s2_avx512::<KW>(lines.as_ref(), base, out, n)
+        } else {
+            max_rows_s2_avx2::<KW, LINES>(lines, base, out, n)
+        }
+    }
+}
+
+/// [`max_rows_s2`] for windows taller than three rows (rare), listed in `tall`, out of the
+/// way of the others (inline, the list's upkeep slowed B2 by 3 %).
+///
+/// # Safety
+/// As for [`max_rows_s2`].
 #[inline(never)]
 #[cold]
-unsafe fn max_rows_tall<R: MaxRowsS2>(
+unsafe fn max_rows_tall<const KW: usize, const AVX512: bool>(
     tall: &mut Vec<*const f32>,
     lines: impl Iterator<Item = *const f32>,
     base: usize,
@@ -1149,16 +1127,17 @@ unsafe fn max_rows_tall<R: MaxRowsS2>(
     tall.clear();
     tall.extend(lines);
     // SAFETY: this function's contract.
-    unsafe { R::max_rows::<0>(&tall[..], base, out, n) }
+    unsafe { max_rows_s2::<KW, 0, AVX512>(&tall[..], base, out, n) }
 }
 
 /// The body of [`max_plane_s2_avx2`] and [`max_plane_s2_avx512`], each output row's whole
-/// windows by `R`.
+/// windows by [`max_rows_s2`].
 ///
 /// # Safety
-/// As for the callers, with `R`'s instruction set available and `n` at least its lanes.
+/// As for the callers, with the instruction set `AVX512` picks available and `n` at least
+/// its lanes.
 #[inline(always)]
-unsafe fn max_plane_s2<R: MaxRowsS2>(p: &MaxPlaneS2) -> bool {
+unsafe fn max_plane_s2<const KW: usize, const AVX512: bool>(p: &MaxPlaneS2) -> bool {
     let mut tall = Vec::new();
     for (i, row) in p.rows.iter().enumerate() {
         // A window's rows lie inside the input (the contract).
@@ -1200,10 +1179,10 @@ unsafe fn max_plane_s2<R: MaxRowsS2>(p: &MaxPlaneS2) -> bool {
         let special = unsafe {
             let (out, base, n) = (o.add(p.full_start), p.base, p.n);
             match row.taps {
-                3 => R::max_rows::<3>([line(0), line(1), line(2)], base, out, n),
-                2 => R::max_rows::<2>([line(0), line(1)], base, out, n),
-                1 => R::max_rows::<1>([line(0)], base, out, n),
-                taps => max_rows_tall::<R>(&mut tall, (0..taps).map(line), base, out, n),
+                3 => max_rows_s2::<KW, 3, AVX512>([line(0), line(1), line(2)], base, out, n),
+                2 => max_rows_s2::<KW, 2, AVX512>([line(0), line(1)], base, out, n),
+                1 => max_rows_s2::<KW, 1, AVX512>([line(0)], base, out, n),
+                taps => max_rows_tall::<KW, AVX512>(&mut tall, (0..taps).map(line), base, out, n),
             }
         };
         if special || nan {
