@@ -380,6 +380,10 @@ pub(crate) struct Scratch<T: Element> {
     /// paths ask so far.
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub streaming: bool,
+    /// The output columns whose windows the padding cuts, with their windows: the same for
+    /// every plane of a call, so listed once (by the x86 stride-2 max).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub cut_windows: Vec<(usize, crate::plan::Window)>,
 }
 
 /// Inputs above this many bytes are taken to stream from main memory.
@@ -409,6 +413,7 @@ impl<T: Element> Scratch<T> {
             exponents: Vec::new(),
             running: Vec::new(),
             streaming: false,
+            cut_windows: Vec::new(),
         }
     }
 }

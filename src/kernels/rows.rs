@@ -473,8 +473,7 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
     let windows = &plan.rows.windows[oh0..oh0 + out.nrows()];
     #[cfg(target_arch = "x86_64")]
     if SW == 2 {
-        if let Some(clean) =
-            max_plane_s2::<T, KW>(isa, plan, &full, x, &mut out, windows, scratch.streaming)
+        if let Some(clean) = max_plane_s2::<T, KW>(isa, plan, &full, x, &mut out, windows, scratch)
         {
             return clean;
         }
@@ -549,7 +548,7 @@ fn max_plane_s2<T: Element, const KW: usize>(
     x: Plane<T>,
     out: &mut ArrayViewMut2<Uninit<T>>,
     windows: &[Window],
-    streaming: bool,
+    scratch: &mut Scratch<T>,
 ) -> Option<bool> {
     let n = full.len();
     let contiguous = out.ncols() <= 1 || out.strides()[1] == 1;
@@ -558,10 +557,14 @@ fn max_plane_s2<T: Element, const KW: usize>(
     }
     T::as_f32(&[])?;
     let rg = plan.rows.geometry?;
-    let cut: Vec<(usize, Window)> = (0..full.start)
-        .chain(full.end..out.ncols())
-        .map(|ow| (ow, plan.cols.windows[ow]))
-        .collect();
+    let cut = &mut scratch.cut_windows;
+    if cut.is_empty() {
+        cut.extend(
+            (0..full.start)
+                .chain(full.end..out.ncols())
+                .map(|ow| (ow, plan.cols.windows[ow])),
+        );
+    }
     let p = x86::MaxPlaneS2 {
         // SAFETY: row 0 of a non-empty plane (windows exist) is inside it.
         x: unsafe { x.row(0) }.cast::<f32>(),
@@ -569,8 +572,8 @@ fn max_plane_s2<T: Element, const KW: usize>(
         x_rows: x.rows,
         rows: windows,
         row_step: plan.rows.step,
-        prefetch_stride: streaming.then_some(rg.stride),
-        cut: &cut,
+        prefetch_stride: scratch.streaming.then_some(rg.stride),
+        cut: &scratch.cut_windows,
         col_step: plan.cols.step,
         full_start: full.start,
         n,

@@ -194,40 +194,25 @@ pub(crate) unsafe fn mean_planes_avx2(xs: &[f32], size: usize, os: &mut [MaybeUn
     let rest = tail - half;
     let lane = |i: i32| if (i as usize) < rest { -1 } else { 0 };
     let mask = _mm_setr_epi32(lane(0), lane(1), lane(2), lane(3));
-    /// The sums of a plane's cells from `base`, in two halves.
-    ///
-    /// # Safety
-    /// As for the AVX-512 version, with 8-cell chunks; the plain tail load reads 4 cells
-    /// when the plane has them after its chunks, the masked one only its `rest` lanes.
-    #[inline(always)]
-    unsafe fn plane_sums(
-        base: *const f32,
-        chunks: usize,
-        half: usize,
-        rest: usize,
-        mask: __m128i,
-    ) -> __m256d {
-        // SAFETY: this function's contract.
-        unsafe {
-            let (mut low, mut high) = (_mm256_setzero_pd(), _mm256_setzero_pd());
-            for c in 0..chunks {
-                let q = base.add(8 * c);
-                low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm_loadu_ps(q)));
-                high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm_loadu_ps(q.add(4))));
-            }
-            let q = base.add(8 * chunks);
-            if half > 0 {
-                high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm_loadu_ps(q)));
-            }
-            if rest > 1 {
-                low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm_maskload_ps(q.add(half), mask)));
-            }
-            _mm256_add_pd(low, high)
+    // SAFETY: as for the AVX-512 version, with 8-cell chunks; the plain tail load reads 4
+    // cells when the plane has them after its chunks, the masked one only its `rest` lanes.
+    let plane = |p: usize| unsafe {
+        let base = xs.as_ptr().add(p * size);
+        let (mut low, mut high) = (_mm256_setzero_pd(), _mm256_setzero_pd());
+        for c in 0..chunks {
+            let q = base.add(8 * c);
+            low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm_loadu_ps(q)));
+            high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm_loadu_ps(q.add(4))));
         }
-    }
-    // SAFETY: plane p < os.len() holds `size` cells from p * size (the contract).
-    let plane =
-        |p: usize| unsafe { plane_sums(xs.as_ptr().add(p * size), chunks, half, rest, mask) };
+        let q = base.add(8 * chunks);
+        if half > 0 {
+            high = _mm256_add_pd(high, _mm256_cvtps_pd(_mm_loadu_ps(q)));
+        }
+        if rest > 1 {
+            low = _mm256_add_pd(low, _mm256_cvtps_pd(_mm_maskload_ps(q.add(half), mask)));
+        }
+        _mm256_add_pd(low, high)
+    };
     // A multiplication by the reciprocal, as the separable averages do: the division was
     // 6 % of B5's time (the product is within an f64 ulp of the quotient).
     let reciprocal = _mm256_set1_pd(1.0 / size as f64);
@@ -1068,7 +1053,7 @@ pub(crate) struct MaxPlaneS2<'a> {
     pub x_stride: isize,
     /// Input rows of the plane (prefetching stops there).
     pub x_rows: usize,
-    /// Per output row, its window's rows: `first + t * row_step`, `t < taps <= 3`.
+    /// Per output row, its window's rows: `first + t * row_step`, `t < taps`.
     pub rows: &'a [Window],
     pub row_step: usize,
     /// The vertical stride, when rows ahead are to be prefetched (inputs beyond the caches).
