@@ -278,6 +278,38 @@ proptest! {
         if reference::pool2d(&x.view(), &spec).is_some() { check(&x, &spec, Kernel::ChannelsLast); }
     }
 
+    /// Strided windows that cover whole planes (a 7x7 average on 7x7 maps) reduce each plane
+    /// globally, unless padding counts in the divisor, a divisor override differs from the
+    /// plane's size, or dilation skips cells.
+    #[test]
+    fn whole_plane_windows_reduce_globally(
+        max in any::<bool>(), n in 1usize..3, c in 1usize..12, h in 1usize..10, w in 1usize..10,
+        pad in 0usize..2, include in any::<bool>(), ceil in any::<bool>(),
+        divisor in prop_oneof![Just(None), Just(Some(0usize)), (1usize..100).prop_map(Some)],
+        dil in prop_oneof![Just(1usize), 2usize..3], seed in any::<u64>(), specials in any::<bool>(),
+    ) {
+        let mut spec = PoolSpec::new(if max { Mode::Max } else { Mode::Avg }, (h, w))
+            .stride((h, w)).padding(pad.min(h / 2).min(w / 2)).count_include_pad(include)
+            .ceil_mode(ceil).dilation((1, dil));
+        // Some(0): the plane's size, the divisor a global mean has anyway.
+        if let Some(d) = divisor {
+            spec = spec.divisor_override(if d == 0 { h * w } else { d });
+        }
+        let x = input::<f32>(&[n, c, h, w], seed, specials, !max);
+        if reference::pool2d(&x.view(), &spec).is_none() {
+            return Ok(());
+        }
+        let padded = pad.min(h / 2).min(w / 2) > 0;
+        let divided_by_size = match divisor {
+            None => !(padded && include),
+            Some(d) => d == 0 || d == h * w,
+        };
+        let global = !padded && (dil == 1 || w == 1) && (max || divided_by_size);
+        let kernel = ndpool::pool2d_kernel(&x, &spec).unwrap();
+        prop_assert_eq!(kernel == Kernel::GlobalReduce, global, "{} for {:?} on {:?}", kernel, spec, x.shape());
+        check(&x, &spec, kernel);
+    }
+
     /// Global reduction, plane sizes around the lane count.
     #[test]
     fn global_kernel(
@@ -500,6 +532,11 @@ fn named_shapes_dispatch() {
     assert_eq!(
         ndpool::pool2d_kernel(&shape([1, 16, 256, 256]), &PoolSpec::avg(15).stride(1)).unwrap(),
         Kernel::SumSeparable
+    );
+    // A classifier's last 7x7 average: the global reduction.
+    assert_eq!(
+        ndpool::pool2d_kernel(&shape([1, 1024, 7, 7]), &PoolSpec::avg(7)).unwrap(),
+        Kernel::GlobalReduce
     );
     assert_eq!(
         ndpool::pool2d_kernel(&shape([16, 64, 112, 112]), &stem).unwrap(),
