@@ -310,6 +310,39 @@ proptest! {
         check(&x, &spec, kernel);
     }
 
+    /// Stride-1 max of widths the row kernel has no specialisation for, over cells that are
+    /// mostly zeros of both signs and negatives: the earliest of equal maxima must win in the
+    /// whole windows (blocks of outputs) and in those the padding cuts (running folds from
+    /// either end of the row), and a NaN anywhere must propagate, also in rows with no whole
+    /// window.
+    #[test]
+    fn unspecialised_stride1_max_keeps_the_first_of_equal_maxima(
+        k in (1usize..8, 4usize..8), pad in (0usize..4, 0usize..4), n in 1usize..3, c in 1usize..4,
+        h in 1usize..9, w in 1usize..45, cells in prop::collection::vec(0u8..20, 1..1000),
+        ceil in any::<bool>(),
+    ) {
+        let pad = (pad.0.min(k.0 / 2), pad.1.min(k.1 / 2));
+        let spec = PoolSpec::max(k).stride(1).padding(pad).ceil_mode(ceil);
+        let len = n * c * h * w;
+        let data: Vec<f32> = (0..len)
+            .map(|i| match cells[i % cells.len()] {
+                0..=6 => 0.0,
+                7..=13 => -0.0,
+                14 => f32::NAN,
+                15 => f32::NEG_INFINITY,
+                v => -f32::from(v),
+            })
+            .collect();
+        let x = ArrayD::from_shape_vec(IxDyn(&[n, c, h, w]), data).unwrap();
+        if reference::pool2d(&x.view(), &spec).is_some() {
+            // One window over a whole (padded) plane is a global max.
+            let kernel = ndpool::pool2d_kernel(&x, &spec).unwrap();
+            let expected = matches!(kernel, Kernel::MaxRows { width: 0, stride: 0 } | Kernel::GlobalReduce);
+            prop_assert!(expected, "{}", kernel);
+            check(&x, &spec, kernel);
+        }
+    }
+
     /// Global reduction, plane sizes around the lane count.
     #[test]
     fn global_kernel(

@@ -444,6 +444,18 @@ impl<T: Element> Scratch<T> {
 /// Outputs a portable kernel keeps in registers at once.
 pub(crate) const BLOCK: usize = 16;
 
+/// The first `BLOCK` cells of `s` (one bounds check for the whole block).
+#[inline(always)]
+pub(crate) fn block<A>(s: &[A]) -> &[A; BLOCK] {
+    s[..BLOCK].try_into().expect("BLOCK cells")
+}
+
+/// [`block`], mutable.
+#[inline(always)]
+pub(crate) fn block_mut<A>(s: &mut [A]) -> &mut [A; BLOCK] {
+    (&mut s[..BLOCK]).try_into().expect("BLOCK cells")
+}
+
 /// Starts of `width`-wide blocks covering `0..n` (`n >= width`), the last one moved back
 /// to end at `n`: it then recomputes a few cells, with the same result.
 #[inline(always)]

@@ -13,7 +13,7 @@ use super::isa::Isa;
 use super::rows::Plane;
 #[cfg(target_arch = "x86_64")]
 use super::x86;
-use super::{block_starts, flush_row, row_cells, Scratch, Uninit, BLOCK};
+use super::{block, block_mut, block_starts, flush_row, row_cells, Scratch, Uninit, BLOCK};
 use crate::element::Element;
 use crate::plan::{AxisGeometry, Divisor, Plan, Window};
 
@@ -307,18 +307,6 @@ const DOWN_ACROSS_MAX: usize = 32;
 /// Largest window side [`sum_rows`] takes: its cost grows with the window, the doubling
 /// of [`sum_separable`] does not.
 pub(crate) const SUM_ROWS_MAX: usize = 4;
-
-/// The first `BLOCK` cells of `s` (one bounds check for the whole block).
-#[inline(always)]
-fn block<A>(s: &[A]) -> &[A; BLOCK] {
-    s[..BLOCK].try_into().expect("BLOCK cells")
-}
-
-/// [`block`], mutable.
-#[inline(always)]
-fn block_mut<A>(s: &mut [A]) -> &mut [A; BLOCK] {
-    (&mut s[..BLOCK]).try_into().expect("BLOCK cells")
-}
 
 /// `acc[i] += v[i]` in the accumulator type.
 #[inline(always)]
