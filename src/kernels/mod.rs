@@ -66,8 +66,8 @@ pub enum Kernel {
     /// `f32` on x86 both ways), elsewhere summed directly (small windows) or by doubling;
     /// `O(log k)` per output at most.
     SumSeparable,
-    /// Channels-first average of small windows (sides up to 4, horizontal stride 1): each
-    /// output row sums its window's rows down, then its columns across, in registers.
+    /// Channels-first average of small windows (sides up to 4, horizontal stride 1 or 2):
+    /// each output row sums its window's rows down, then its columns across, in registers.
     SumRows,
     /// Channels-last: whole runs of contiguous channels per tap.
     ChannelsLast,
@@ -194,11 +194,14 @@ pub(crate) fn select<T>(
         g.pad_begin.saturating_add(g.pad_end) <= g.input.saturating_mul(4).saturating_add(64)
     };
     let modest = modest_padding(&rows) && modest_padding(&cols);
-    if plan.mode == Mode::Avg && undilated && cols.stride == 1 && modest {
-        if rows.kernel <= SUM_ROWS_MAX && cols.kernel <= SUM_ROWS_MAX {
-            return Kernel::SumRows;
+    let small = rows.kernel <= SUM_ROWS_MAX && cols.kernel <= SUM_ROWS_MAX;
+    if plan.mode == Mode::Avg && undilated && modest {
+        match cols.stride {
+            1 if small => return Kernel::SumRows,
+            1 => return Kernel::SumSeparable,
+            2 if small => return Kernel::SumRows,
+            _ => {}
         }
-        return Kernel::SumSeparable;
     }
     // Wide steps across: the across fold gathers, so it is done once per output row.
     if cols.stride >= 3 {

@@ -71,7 +71,16 @@ pub(crate) unsafe fn sum_separable<T: Element>(
             // A few rows among running ones (their windows hold cells far apart in
             // magnitude): summed directly, without the chunk buffers' passes.
             // SAFETY: this function's contract.
-            unsafe { sum_down_across(plan, x, out.slice_mut(s![r..end, ..]), oh0 + r, scratch) };
+            unsafe {
+                sum_down_across::<T, 1>(
+                    isa,
+                    plan,
+                    x,
+                    out.slice_mut(s![r..end, ..]),
+                    oh0 + r,
+                    scratch,
+                )
+            };
             r = end;
             continue;
         }
@@ -167,7 +176,7 @@ fn window_rows(rg: &AxisGeometry, rows: usize, i: usize) -> std::ops::Range<usiz
 /// Cells in a zero-padded row of a plane `width` cells wide: room for every window,
 /// ceil-mode overhang included.
 fn padded_len(g: &AxisGeometry, width: usize) -> usize {
-    (g.pad_begin + width + g.pad_end).max(g.output + g.kernel - 1)
+    (g.pad_begin + width + g.pad_end).max(g.output.saturating_sub(1) * g.stride + g.kernel)
 }
 
 /// Whether running sums over rows with these ranges of exponents are exact: running both
@@ -325,13 +334,14 @@ fn add_sums<A: Float>(acc: &mut [A; BLOCK], v: &[A; BLOCK]) {
 }
 
 /// Averages over small windows (sides up to [`SUM_ROWS_MAX`], dilation 1, horizontal
-/// stride 1), one output row at a time: the window's input rows are summed down into a
-/// zero-padded row, then `kw` neighbours of it across, each in blocks of cells kept in
+/// stride 1 or 2), one output row at a time: the window's input rows are summed down into
+/// a zero-padded row, then `kw` neighbours of it across, each in blocks of cells kept in
 /// registers; one multiplication by the reciprocal divisor. `O(kh + kw)` per output with
-/// no pass over a whole buffer: what the small planes of Inception-style 3x3 layers need.
+/// no pass over a whole buffer: what the small planes of Inception-style 3x3 layers need,
+/// and DenseNet's 2x2 stride-2 transitions.
 ///
 /// # Safety
-/// As for [`sum_separable`].
+/// As for [`sum_separable`], but with a horizontal stride of 1 or 2.
 #[inline(always)]
 pub(crate) unsafe fn sum_rows<T: Element>(
     isa: Isa,
@@ -341,6 +351,10 @@ pub(crate) unsafe fn sum_rows<T: Element>(
     oh0: usize,
     scratch: &mut Scratch<T>,
 ) {
+    if plan.cols.geometry.is_some_and(|g| g.stride == 2) {
+        // SAFETY: this function's contract.
+        return unsafe { sum_down_across::<T, 2>(isa, plan, x, out, oh0, scratch) };
+    }
     #[cfg(target_arch = "x86_64")]
     let mut out = out;
     #[cfg(target_arch = "x86_64")]
@@ -353,17 +367,19 @@ pub(crate) unsafe fn sum_rows<T: Element>(
     #[cfg(not(target_arch = "x86_64"))]
     let _ = isa;
     // SAFETY: this function's contract.
-    unsafe { sum_down_across(plan, x, out, oh0, scratch) }
+    unsafe { sum_down_across::<T, 1>(isa, plan, x, out, oh0, scratch) }
 }
 
 /// [`sum_rows`]'s portable body, for windows of any size: each output row's window rows
-/// summed down into a zero-padded row, then `kw` neighbours of it across, in blocks of
-/// cells; `O(kh + kw)` per output, each output a fixed tree of its own cells.
+/// summed down into a zero-padded row, then `kw` neighbours of it across (windows `SW`
+/// cells apart), in blocks of cells; `O(kh + kw)` per output, each output a fixed tree of
+/// its own cells.
 ///
 /// # Safety
-/// As for [`sum_separable`].
+/// As for [`sum_separable`], with a horizontal stride of `SW`.
 #[inline(always)]
-unsafe fn sum_down_across<T: Element>(
+unsafe fn sum_down_across<T: Element, const SW: usize>(
+    isa: Isa,
     plan: &Plan,
     x: Plane<T>,
     mut out: ArrayViewMut2<Uninit<T>>,
@@ -404,16 +420,32 @@ unsafe fn sum_down_across<T: Element>(
             }
         }
         let o = row_cells(&mut out_row, &mut scratch.row);
+        #[cfg(target_arch = "x86_64")]
+        if SW == 2 && across_s2_x86(isa, kw, down, scale, o) {
+            flush_row(out_row, &scratch.row);
+            continue;
+        }
         if outputs < BLOCK {
             for (ow, o) in o.iter_mut().enumerate() {
-                let sum = down[ow..ow + kw].iter().fold(zero, |a, &v| a + v);
+                let sum = down[ow * SW..ow * SW + kw].iter().fold(zero, |a, &v| a + v);
                 o.write(T::from_acc(sum * scale[ow]));
             }
         } else {
             for o0 in block_starts(outputs, BLOCK) {
-                let mut acc = *block(&down[o0..]);
-                for j in 1..kw {
-                    add_sums(&mut acc, block(&down[o0 + j..]));
+                let mut acc;
+                if SW == 1 {
+                    acc = *block(&down[o0..]);
+                    for j in 1..kw {
+                        add_sums(&mut acc, block(&down[o0 + j..]));
+                    }
+                } else {
+                    let cells = &down[o0 * SW..o0 * SW + (BLOCK - 1) * SW + kw];
+                    acc = [zero; BLOCK];
+                    for j in 0..kw {
+                        for (i, a) in acc.iter_mut().enumerate() {
+                            *a = *a + cells[i * SW + j];
+                        }
+                    }
                 }
                 let q = block(&scale[o0..]);
                 // Whole-block stores: cell by cell, the conversions stay scalar.
@@ -423,6 +455,42 @@ unsafe fn sum_down_across<T: Element>(
         }
         flush_row(out_row, &scratch.row);
     }
+}
+
+/// [`sum_down_across`]'s across step for horizontal stride 2 by the hand-written `f32` path
+/// ([`x86::sum_across_s2_avx2`]), when one applies: whether it ran.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn across_s2_x86<T: Element>(
+    isa: Isa,
+    kw: usize,
+    down: &mut [T::Acc],
+    scale: &mut [T::Acc],
+    o: &mut [Uninit<T>],
+) -> bool {
+    let outputs = o.len();
+    if isa == Isa::Baseline || !(2..=3).contains(&kw) || outputs < 4 {
+        return false;
+    }
+    let (Some(o), Some(down), Some(scale)) = (
+        T::as_f32_cells(o),
+        T::acc_as_f64_mut(down),
+        T::acc_as_f64_mut(scale),
+    ) else {
+        return false;
+    };
+    let out = o.as_mut_ptr().cast::<f32>();
+    // SAFETY: AVX2 is available with AVX2 and with AVX-512 (`Isa::available`); `down` is
+    // the padded row, room for every window: `2 * outputs - 2 + kw` cells at least; `scale`
+    // and `o` hold the row's `outputs` cells.
+    unsafe {
+        if kw == 2 {
+            x86::sum_across_s2_avx2::<2>(down, scale, out, outputs);
+        } else {
+            x86::sum_across_s2_avx2::<3>(down, scale, out, outputs);
+        }
+    }
+    true
 }
 
 /// [`sum_rows`] by the hand-written `f32` paths, when one applies (an `f32` plane into
@@ -713,7 +781,16 @@ unsafe fn sum_lazy_x86<T: Element>(
         match kind {
             RowSums::Fresh => {
                 // SAFETY: as for this function.
-                unsafe { sum_down_across(plan, x, out.slice_mut(s![i..i + 1, ..]), row, scratch) };
+                unsafe {
+                    sum_down_across::<T, 1>(
+                        isa,
+                        plan,
+                        x,
+                        out.slice_mut(s![i..i + 1, ..]),
+                        row,
+                        scratch,
+                    )
+                };
                 continue;
             }
             RowSums::Start => {

@@ -589,6 +589,57 @@ pub(crate) unsafe fn sum_plane_avx2<const KW: usize>(
     }
 }
 
+/// `out[o]` = `(Σ_{j < KW} down[2 * o + j]) * scale[o]`, as `f32`, for `o < outputs`: the
+/// across step of a stride-2 average (`KW` 2 or 3), four outputs a block. Pairs are added
+/// by one horizontal add, a third tap by one in-lane shuffle, and one lane permute puts
+/// the four in order; the sums are the portable loop's, `(d0 + d1) + d2`. The last block
+/// is the last four outputs again when they do not fall on a block.
+///
+/// # Safety
+/// AVX2 is available; `outputs >= 4`; `down` holds `2 * outputs - 2 + KW` cells, `scale`
+/// `outputs`; `out` is valid for `outputs` writes.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn sum_across_s2_avx2<const KW: usize>(
+    down: &[f64],
+    scale: &[f64],
+    out: *mut f32,
+    outputs: usize,
+) {
+    debug_assert!((2..=3).contains(&KW) && outputs >= 4);
+    debug_assert!(down.len() >= 2 * outputs - 2 + KW && scale.len() >= outputs);
+    let d = down.as_ptr();
+    let block = |o: usize| {
+        // SAFETY: o + 4 <= outputs: cells 2o..2o + 8 (and, for KW = 3, up to 2o + 8 =
+        // 2 * outputs - 2 + KW - 1 at most) of `down`, o..o + 4 of scale and out.
+        unsafe {
+            // [d0 + d1, d4 + d5, d2 + d3, d6 + d7]: outputs 0, 2, 1, 3 of the block.
+            let mut sums = _mm256_hadd_pd(
+                _mm256_loadu_pd(d.add(2 * o)),
+                _mm256_loadu_pd(d.add(2 * o + 4)),
+            );
+            if KW == 3 {
+                // [d2, d6, d4, d8], in the same order.
+                let third = _mm256_shuffle_pd::<0b1010>(
+                    _mm256_loadu_pd(d.add(2 * o + 2)),
+                    _mm256_loadu_pd(d.add(2 * o + 5)),
+                );
+                sums = _mm256_add_pd(sums, third);
+            }
+            let sums = _mm256_permute4x64_pd::<0b11_01_10_00>(sums);
+            let v = _mm256_cvtpd_ps(_mm256_mul_pd(sums, _mm256_loadu_pd(scale.as_ptr().add(o))));
+            _mm_storeu_ps(out.add(o), v);
+        }
+    };
+    let mut o = 0;
+    while o + 4 <= outputs {
+        block(o);
+        o += 4;
+    }
+    if o < outputs {
+        block(outputs - 4);
+    }
+}
+
 /// Lanes `lo..hi` of 8 `f32` (or, widened, of 4 + 4 `f64`) set, the others clear.
 #[target_feature(enable = "avx2")]
 #[inline]
