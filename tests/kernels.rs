@@ -327,19 +327,28 @@ proptest! {
     #[test]
     fn unspecialised_stride1_max_keeps_the_first_of_equal_maxima(
         k in (1usize..8, 4usize..8), pad in (0usize..4, 0usize..4), n in 1usize..3, c in 1usize..4,
-        h in 1usize..9, w in 1usize..45, cells in prop::collection::vec(0u8..20, 1..1000),
-        ceil in any::<bool>(),
+        h in 1usize..9, w in 1usize..45, cells in prop::collection::vec(0u8..200, 1..1000),
+        ceil in any::<bool>(), sparse in any::<bool>(),
     ) {
         let pad = (pad.0.min(k.0 / 2), pad.1.min(k.1 / 2));
         let spec = PoolSpec::max(k).stride(1).padding(pad).ceil_mode(ceil);
         let len = n * c * h * w;
+        // Dense: zeros of both signs most of the time, so that most maxima are tied zeros.
+        // Sparse: ordinary values with a rare NaN or zero, so that the fast paths run and
+        // must notice each.
         let data: Vec<f32> = (0..len)
-            .map(|i| match cells[i % cells.len()] {
-                0..=6 => 0.0,
-                7..=13 => -0.0,
-                14 => f32::NAN,
-                15 => f32::NEG_INFINITY,
-                v => -f32::from(v),
+            .map(|i| match (sparse, cells[i % cells.len()]) {
+                (false, v) => match v % 20 {
+                    0..=6 => 0.0,
+                    7..=13 => -0.0,
+                    14 => f32::NAN,
+                    15 => f32::NEG_INFINITY,
+                    v => -f32::from(v),
+                },
+                (true, 0) => f32::NAN,
+                (true, 1 | 2) => -0.0,
+                (true, 3 | 4) => 0.0,
+                (true, v) => f32::from(v % 11) - 8.0,
             })
             .collect();
         let x = ArrayD::from_shape_vec(IxDyn(&[n, c, h, w]), data).unwrap();

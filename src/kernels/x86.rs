@@ -1254,6 +1254,143 @@ unsafe fn max_plane_s2<const KW: usize, const AVX512: bool>(p: &MaxPlaneS2) -> b
     false
 }
 
+/// The output rows of one plane chunk for [`max_plane_s1_avx2`].
+pub(crate) struct MaxPlaneS1<'a> {
+    /// Input row `h` starts at `x + h * x_stride`; each has `width` cells.
+    pub x: *const f32,
+    pub x_stride: isize,
+    pub width: usize,
+    /// Per output row, its window's rows: `first + t * row_step`, `t < taps`.
+    pub rows: &'a [Window],
+    pub row_step: usize,
+    /// The output columns whose windows the padding cuts, with their (consecutive) columns.
+    pub cut: &'a [(usize, Window)],
+    /// The whole windows, `kw` consecutive cells each: outputs `full_start..full_start +
+    /// n`, the first from column `base`.
+    pub full_start: usize,
+    pub n: usize,
+    pub base: usize,
+    pub kw: usize,
+    /// Output row `i` is contiguous from `out + i * out_stride`.
+    pub out: *mut f32,
+    pub out_stride: isize,
+}
+
+/// Stride-1 max (horizontal dilation 1, any width) for every output row of a plane chunk,
+/// rows first: each output row takes its window rows' maxima column by column into `tmp`
+/// (8 columns a vector), then each output the maximum of `kw` neighbours there (8 outputs
+/// a vector, the windows cut by the padding one by one). Whether a NaN, or a -0.0 in rows
+/// where some output is zero, was met: only then can the order of the fold show (which
+/// NaN, which zero), and the caller recomputes the chunk in row-major order.
+///
+/// # Safety
+/// AVX2 is available; `p` describes rows inside the input and output as its fields say
+/// (whole windows up to column `base + n + kw - 2`, cut windows inside the row); `tmp`
+/// holds `width` cells.
+#[target_feature(enable = "avx2")]
+pub(crate) unsafe fn max_plane_s1_avx2(p: &MaxPlaneS1, tmp: &mut [f32]) -> bool {
+    debug_assert!(tmp.len() >= p.width && p.kw >= 1);
+    debug_assert!(p.n == 0 || p.base + p.n + p.kw - 1 <= p.width);
+    let t = tmp.as_mut_ptr();
+    let sign = _mm256_set1_epi32(i32::MIN);
+    for (i, row) in p.rows.iter().enumerate() {
+        // A window's rows lie inside the input (the contract).
+        let line = |k: usize| {
+            p.x.wrapping_offset((row.first + k * p.row_step) as isize * p.x_stride)
+        };
+        let (mut unordered, mut negative_zero) = (_mm256_setzero_ps(), _mm256_setzero_si256());
+        // Vectors of 8 columns, the last one moved back to end with the row (its columns
+        // taken twice come out the same); rows narrower than a vector go one by one.
+        let vectors = (p.width >= 8).then(|| block_starts(p.width, 8));
+        for c in vectors.into_iter().flatten() {
+            let mut m = _mm256_set1_ps(f32::NEG_INFINITY);
+            for k in 0..row.taps {
+                // SAFETY: cells c..c + 8 of a window row (c + 8 <= width).
+                let v = unsafe { _mm256_loadu_ps(line(k).add(c)) };
+                unordered = _mm256_or_ps(unordered, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+                let bits = _mm256_castps_si256(v);
+                negative_zero = _mm256_or_si256(negative_zero, _mm256_cmpeq_epi32(bits, sign));
+                m = _mm256_max_ps(v, m);
+            }
+            // SAFETY: c + 8 <= width <= tmp.len().
+            unsafe { _mm256_storeu_ps(t.add(c), m) };
+        }
+        let mut nan = _mm256_movemask_ps(unordered) != 0;
+        let mut negative = _mm256_movemask_epi8(negative_zero) != 0;
+        let scalar = if p.width >= 8 { p.width } else { 0 };
+        for c in scalar..p.width {
+            let mut m = f32::NEG_INFINITY;
+            for k in 0..row.taps {
+                // SAFETY: c < width.
+                let v = unsafe { *line(k).add(c) };
+                nan |= v.is_nan();
+                negative |= v.to_bits() == 1 << 31;
+                m = if v > m { v } else { m };
+            }
+            // SAFETY: c < width <= tmp.len().
+            unsafe { *t.add(c) = m };
+        }
+        if nan {
+            return true;
+        }
+        // SAFETY: row i lies inside the output (the contract).
+        let o = unsafe { p.out.offset(i as isize * p.out_stride) };
+        let mut zeros = _mm256_setzero_ps();
+        let mut block = |o0: usize| {
+            // SAFETY: o0 + 8 <= n: columns base + o0 .. base + o0 + 7 + kw - 1 of tmp, inside
+            // the row (the contract); outputs full_start + o0 .. + 8 of row i.
+            unsafe {
+                let src = t.add(p.base + o0);
+                let mut m = _mm256_loadu_ps(src);
+                for j in 1..p.kw {
+                    m = _mm256_max_ps(_mm256_loadu_ps(src.add(j)), m);
+                }
+                zeros = _mm256_or_ps(zeros, _mm256_cmp_ps::<_CMP_EQ_OQ>(m, _mm256_setzero_ps()));
+                _mm256_storeu_ps(o.add(p.full_start + o0), m);
+            }
+        };
+        let mut zero = false;
+        if p.n >= 8 {
+            block_starts(p.n, 8).for_each(&mut block);
+            zero = _mm256_movemask_ps(zeros) != 0;
+        } else {
+            for o0 in 0..p.n {
+                // SAFETY: as for the blocks, one output at a time.
+                let m = unsafe { max_run(t.add(p.base + o0), p.kw) };
+                zero |= m == 0.0;
+                // SAFETY: output full_start + o0 of row i.
+                unsafe { *o.add(p.full_start + o0) = m };
+            }
+        }
+        for &(ow, w) in p.cut {
+            // SAFETY: a cut window's columns lie inside the row (the contract).
+            let m = unsafe { max_run(t.add(w.first), w.taps) };
+            zero |= m == 0.0;
+            // SAFETY: ow is an output column of row i.
+            unsafe { *o.add(ow) = m };
+        }
+        if negative && zero {
+            return true;
+        }
+    }
+    false
+}
+
+/// The maximum of the `len` cells from `p` (no NaN among them), scalar.
+///
+/// # Safety
+/// The cells are readable.
+#[inline(always)]
+unsafe fn max_run(p: *const f32, len: usize) -> f32 {
+    let mut m = f32::NEG_INFINITY;
+    for j in 0..len {
+        // SAFETY: j < len (the contract).
+        let v = unsafe { *p.add(j) };
+        m = if v > m { v } else { m };
+    }
+    m
+}
+
 /// `dst[j * dst_stride + i] = src[i * src_stride + j]` for `i, j < 8`: an 8 x 8 block
 /// transposed in registers (pairs unpacked, then quadruples shuffled, then halves swapped).
 ///
