@@ -595,6 +595,25 @@ fn fold_cut_runs<T: Element>(
     nan
 }
 
+/// Lists in `scratch.cut_windows` the output columns outside `full`, with their windows,
+/// once per call (the scratch is the call's, and every plane has the same).
+#[cfg(target_arch = "x86_64")]
+fn list_cut_windows<T: Element>(
+    plan: &Plan,
+    full: &Range<usize>,
+    width: usize,
+    scratch: &mut Scratch<T>,
+) {
+    let cut = &mut scratch.cut_windows;
+    if cut.is_empty() {
+        cut.extend(
+            (0..full.start)
+                .chain(full.end..width)
+                .map(|ow| (ow, plan.cols.windows[ow])),
+        );
+    }
+}
+
 /// [`max_rows`]'s rows-first stride-2 path, the whole chunk in one call
 /// ([`x86::max_plane_s2_avx2`], [`x86::max_plane_s2_avx512`]), when it applies: `f32`,
 /// contiguous output rows, at least one vector of whole windows a row. Whether it ran clean
@@ -618,14 +637,7 @@ fn max_plane_s2<T: Element, const KW: usize>(
     }
     T::as_f32(&[])?;
     let rg = plan.rows.geometry?;
-    let cut = &mut scratch.cut_windows;
-    if cut.is_empty() {
-        cut.extend(
-            (0..full.start)
-                .chain(full.end..out.ncols())
-                .map(|ow| (ow, plan.cols.windows[ow])),
-        );
-    }
+    list_cut_windows(plan, full, out.ncols(), scratch);
     let p = x86::MaxPlaneS2 {
         // SAFETY: row 0 of a non-empty plane (windows exist) is inside it.
         x: unsafe { x.row(0) }.cast::<f32>(),
@@ -677,14 +689,7 @@ fn max_plane_s1<T: Element>(
         return None;
     }
     T::as_f32(&[])?;
-    let cut = &mut scratch.cut_windows;
-    if cut.is_empty() {
-        cut.extend(
-            (0..full.start)
-                .chain(full.end..out.ncols())
-                .map(|ow| (ow, plan.cols.windows[ow])),
-        );
-    }
+    list_cut_windows(plan, full, out.ncols(), scratch);
     if scratch.elems.len() < x.cols {
         scratch.elems.resize(x.cols, T::zero());
     }
