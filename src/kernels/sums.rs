@@ -389,6 +389,8 @@ unsafe fn sum_down_across<T: Element, const SW: usize>(
     let Some(g) = plan.cols.geometry else {
         return;
     };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = isa;
     let (width, kw, outputs) = (x.cols, g.kernel, g.output);
     let zero = T::Acc::zero();
     let len = padded_len(&g, width);
