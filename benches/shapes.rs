@@ -88,6 +88,75 @@ pub fn shapes() -> Vec<Shape> {
     ]
 }
 
+/// Common shapes beyond `BENCH_SHAPES.md`, from the networks those come from and their
+/// successors, timed against onnxruntime and PyTorch by `compare/more_shapes.py`: they keep
+/// the kernels honest where the named shapes do not look.
+#[allow(dead_code)]
+pub fn more_shapes() -> Vec<Shape> {
+    use ndpool::{Layout, PoolSpec};
+    let shape = |name, input, spec| Shape {
+        name,
+        input,
+        op: Op::Pool(spec),
+    };
+    let max = |k| PoolSpec::max(k);
+    let avg = |k| PoolSpec::avg(k);
+    vec![
+        shape(
+            "X1_yolo_sppf_max5",
+            [1, 512, 20, 20],
+            max(5).stride(1).padding(2),
+        ),
+        shape(
+            "X2_inception_max3s1",
+            [1, 256, 28, 28],
+            max(3).stride(1).padding(1),
+        ),
+        shape("X3_densenet_avg2", [1, 256, 56, 56], avg(2)),
+        shape(
+            "X4_max2_nhwc",
+            [1, 112, 112, 64],
+            max(2).layout(Layout::ChannelsLast),
+        ),
+        shape(
+            "X5_avg3s2p1",
+            [1, 64, 112, 112],
+            avg(3).stride(2).padding(1),
+        ),
+        shape(
+            "X6_yolo_spp_max13",
+            [1, 512, 13, 13],
+            max(13).stride(1).padding(6),
+        ),
+        shape(
+            "X7_rgb_max3s2",
+            [1, 3, 224, 224],
+            max(3).stride(2).padding(1),
+        ),
+        shape("X8_classifier_avg7", [1, 1024, 7, 7], avg(7)),
+        shape("X9_vgg_max2_224", [1, 64, 224, 224], max(2)),
+        shape(
+            "XA_inception_aux_avg5s3",
+            [1, 768, 17, 17],
+            avg(5).stride(3),
+        ),
+        shape(
+            "XB_max3s1_56",
+            [1, 256, 56, 56],
+            max(3).stride(1).padding(1),
+        ),
+        shape(
+            "XC_avg3s1_nhwc",
+            [1, 56, 56, 256],
+            avg(3)
+                .stride(1)
+                .padding(1)
+                .count_include_pad(false)
+                .layout(Layout::ChannelsLast),
+        ),
+    ]
+}
+
 /// Deterministic input of the shape's size: standard normal values, the distribution
 /// `compare/peers.py` feeds the peers (numpy's `standard_normal`). The data matters: the
 /// running sums of large averaging windows (B7) depend on the spread of the exponents.

@@ -1,5 +1,6 @@
-//! The ndpool side of `compare/peers.py`: times every named shape (median of `reps` calls,
-//! output allocation included, as for the peers) and prints `TAG seconds` lines.
+//! The ndpool side of `compare/peers.py` and `compare/more_shapes.py`: times every named
+//! shape and the more common ones (median of `reps` calls, output allocation included, as
+//! for the peers) and prints `TAG seconds` lines.
 //!
 //! RAYON_NUM_THREADS=1 cargo run --release --example compare -- 200 [SHAPE_PREFIX]
 
@@ -13,7 +14,8 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(200);
     let filter = std::env::args().nth(2).unwrap_or_default();
-    for shape in shapes().into_iter().filter(|s| s.name.starts_with(&filter)) {
+    let all = shapes().into_iter().chain(more_shapes());
+    for shape in all.filter(|s| s.name.starts_with(&filter)) {
         let x = input(&shape);
         // Warm up for a fifth of a second, not one call: a core that was idle runs at a
         // fraction of its speed for a while (seen as 2x on this project's VMs), and the
