@@ -586,6 +586,28 @@ fn named_shapes_dispatch() {
         ndpool::pool2d_kernel(&shape([1, 1024, 7, 7]), &PoolSpec::avg(7)).unwrap(),
         Kernel::GlobalReduce
     );
+    // DenseNet's transition and a padded 3x3 stride-2 average: down, then across.
+    for (input, spec) in [
+        ([1, 256, 56, 56], PoolSpec::avg(2)),
+        ([1, 64, 112, 112], PoolSpec::avg(3).stride(2).padding(1)),
+    ] {
+        assert_eq!(
+            ndpool::pool2d_kernel(&shape(input), &spec).unwrap(),
+            Kernel::SumRows
+        );
+    }
+    // YOLO's SPP max pools: the row kernel for any width (stride 1 rows first with AVX2).
+    assert_eq!(
+        ndpool::pool2d_kernel(
+            &shape([1, 512, 20, 20]),
+            &PoolSpec::max(5).stride(1).padding(2)
+        )
+        .unwrap(),
+        Kernel::MaxRows {
+            width: 0,
+            stride: 0
+        }
+    );
     assert_eq!(
         ndpool::pool2d_kernel(&shape([16, 64, 112, 112]), &stem).unwrap(),
         Kernel::MaxRows {
