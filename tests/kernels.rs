@@ -533,7 +533,8 @@ fn inputs_beyond_the_caches_pool_the_same() {
     );
 }
 
-/// The kernel each named benchmark shape runs, so a fast path cannot silently stop being used.
+/// The kernel each named benchmark shape (and a few other common ones) runs, so a fast path
+/// cannot silently stop being used.
 #[test]
 fn named_shapes_dispatch() {
     let shape = |s: [usize; 4]| Array4::<f32>::zeros(s);
