@@ -426,6 +426,7 @@ fn row_kernels_on_reversed_and_sliced_views() {
             Kernel::SumRows,
         ),
         (PoolSpec::max(2).stride(1), max_rows(2, 1, 1)),
+        (PoolSpec::max(5).stride(1).padding(2), max_rows(5, 1, 1)),
         (PoolSpec::avg(4).padding(1), Kernel::ColumnsFirst),
     ];
     for (spec, kernel) in &specs {
