@@ -197,9 +197,8 @@ pub(crate) fn select<T>(
     let small = rows.kernel <= SUM_ROWS_MAX && cols.kernel <= SUM_ROWS_MAX;
     if plan.mode == Mode::Avg && undilated && modest {
         match cols.stride {
-            1 if small => return Kernel::SumRows,
+            1 | 2 if small => return Kernel::SumRows,
             1 => return Kernel::SumSeparable,
-            2 if small => return Kernel::SumRows,
             _ => {}
         }
     }
@@ -407,7 +406,7 @@ pub(crate) struct Scratch<T: Element> {
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub streaming: bool,
     /// The output columns whose windows the padding cuts, with their windows: the same for
-    /// every plane of a call, so listed once (by the x86 stride-2 max).
+    /// every plane of a call, so listed once (by the x86 stride-1 and stride-2 max).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub cut_windows: Vec<(usize, crate::plan::Window)>,
 }
