@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Times the work tree's ndpool against revision REV, calls interleaved in one process:
 #   tools/ab.sh REV [REPS] [SHAPE_PREFIX]        e.g. tools/ab.sh HEAD~1 400 B4
+# AB_SHAPES=more times the common shapes beyond the named ones (more_shapes()) instead.
 # RAYON_NUM_THREADS and NDPOOL_ISA apply to both sides; AB_BLOCK=k times blocks of k calls a
 # side instead of alternating pairs (for effects that carry over from call to call).
 set -euo pipefail

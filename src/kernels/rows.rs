@@ -478,10 +478,10 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
             return clean;
         }
     }
-    // Unspecialised widths only: the 2- and 3-wide stride-1 folds of the ring below were
-    // 4 % faster than rows first (3x3 over 28x28 and 56x56 maps).
+    // With AVX2, unspecialised widths only: the 2- and 3-wide stride-1 folds of the ring
+    // below were 4 % faster than rows first (3x3 over 28x28 and 56x56 maps, Zen 3).
     #[cfg(target_arch = "x86_64")]
-    if KW == 0 && cols.sw == 1 && cols.dw == 1 {
+    if cols.sw == 1 && cols.dw == 1 && (KW == 0 || isa == Isa::Avx512) {
         if let Some(clean) = max_plane_s1(isa, plan, &full, cols.kw, x, &mut out, windows, scratch)
         {
             return clean;
@@ -666,12 +666,14 @@ fn max_plane_s2<T: Element, const KW: usize>(
     })
 }
 
-/// [`max_rows`]'s rows-first stride-1 path ([`x86::max_plane_s1_avx2`]), the whole chunk in
-/// one call, when it applies: `f32` on AVX2 (or AVX-512), contiguous output rows, horizontal
-/// stride and dilation 1, a window width without a specialised fold. Whether it ran clean (false: a NaN or a -0.0 where the order
-/// shows; the caller recomputes), or `None` where it does not apply. Folding the rows'
-/// cells across once a row into a ring, then down, cost more than the folds on small planes
-/// (a 3x3 stride-1 max over 28x28 maps, a 5x5 one over 20x20).
+/// [`max_rows`]'s rows-first stride-1 path, the whole chunk in one call, when it applies:
+/// `f32`, contiguous output rows, horizontal stride and dilation 1; with AVX-512 any width
+/// ([`x86::max_plane_s1_avx512`]), with AVX2 the widths without a specialised fold
+/// ([`x86::max_plane_s1_avx2`]). Whether it ran clean (false: a NaN or a -0.0 where the
+/// order shows; the caller recomputes), or `None` where it does not apply. Folding the
+/// rows' cells across once a row into a ring, then down, cost more on small planes: with
+/// AVX-512, 0.66x the time for a 5x5 max over 20x20 maps, 0.69x for 3x3 over 28x28, 0.43x
+/// for 13x13 over 13x13 (one thread, Xeon).
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 fn max_plane_s1<T: Element>(
@@ -689,11 +691,10 @@ fn max_plane_s1<T: Element>(
         return None;
     }
     T::as_f32(&[])?;
-    list_cut_windows(plan, full, out.ncols(), scratch);
-    if scratch.elems.len() < x.cols {
-        scratch.elems.resize(x.cols, T::zero());
+    let g = plan.cols.geometry?;
+    if isa == Isa::Avx2 {
+        list_cut_windows(plan, full, out.ncols(), scratch);
     }
-    let tmp = T::as_f32_mut(&mut scratch.elems)?;
     let p = x86::MaxPlaneS1 {
         // SAFETY: row 0 of a non-empty plane (windows exist) is inside it.
         x: unsafe { x.row(0) }.cast::<f32>(),
@@ -706,14 +707,32 @@ fn max_plane_s1<T: Element>(
         n: full.len(),
         base: plan.cols.windows.get(full.start).map_or(0, |w| w.first),
         kw,
+        pad_left: g.pad_begin,
+        outputs: out.ncols(),
         out: out.as_mut_ptr().cast::<f32>(),
         out_stride: out.strides()[0],
     };
-    // SAFETY: AVX2 was detected on this CPU (`Isa::available`, with AVX2 and with AVX-512);
-    // T is f32 (as_f32 above); the plan's windows lie inside the plane (the whole ones `kw`
-    // consecutive cells from `base`, the cut ones consecutive cells: dilation 1); `out`
-    // holds windows.len() rows of contiguous cells; `tmp` holds the plane's width.
-    Some(!unsafe { x86::max_plane_s1_avx2(&p, tmp) })
+    let len = if isa == Isa::Avx512 {
+        x86::MAX_S1_GROUP * p.padded_len()
+    } else {
+        x.cols
+    };
+    scratch
+        .elems
+        .resize(scratch.elems.len().max(len), T::zero());
+    let tmp = T::as_f32_mut(&mut scratch.elems)?;
+    // SAFETY: the set was detected on this CPU (`Isa::available`); T is f32 (as_f32
+    // above); the plan's windows lie inside the plane (stride and dilation 1: window o
+    // starts at column o - pad_begin, cut to the row, and every window reads a cell, so
+    // pad_begin < kw; the whole ones are `kw` consecutive cells from `base`); `out` holds
+    // windows.len() rows of out.ncols() contiguous cells; `tmp` holds the plane's width
+    // and, with AVX-512, padded_len() cells.
+    Some(!unsafe {
+        match isa {
+            Isa::Avx512 => x86::max_plane_s1_avx512(&p, tmp),
+            _ => x86::max_plane_s1_avx2(&p, tmp),
+        }
+    })
 }
 
 /// The fewest full windows in a row for which [`max_rows`] takes the rows-first stride-2

@@ -1271,9 +1271,23 @@ pub(crate) struct MaxPlaneS1<'a> {
     pub n: usize,
     pub base: usize,
     pub kw: usize,
+    /// Padding cells before column 0 (window `o` starts at column `o - pad_left`), and the
+    /// outputs a row.
+    pub pad_left: usize,
+    pub outputs: usize,
     /// Output row `i` is contiguous from `out + i * out_stride`.
     pub out: *mut f32,
     pub out_stride: isize,
+}
+
+impl MaxPlaneS1<'_> {
+    /// Cells of the padded row buffer [`max_plane_s1_avx512`] takes: the row at
+    /// `pad_left`, rounded up to whole vectors, and every window of every vector of
+    /// outputs.
+    pub fn padded_len(&self) -> usize {
+        let vectors = |n: usize| n.div_ceil(16) * 16;
+        (self.pad_left + vectors(self.width)).max(vectors(self.outputs) + self.kw - 1)
+    }
 }
 
 /// Stride-1 max (horizontal dilation 1, any width) for every output row of a plane chunk,
@@ -1374,6 +1388,130 @@ pub(crate) unsafe fn max_plane_s1_avx2(p: &MaxPlaneS1, tmp: &mut [f32]) -> bool 
         }
     }
     false
+}
+
+/// [`max_plane_s1_avx2`] for AVX-512, without a scalar path: each output row's column
+/// maxima go into `tmp` at `pad_left`, between cells of -inf (which no window's maximum can
+/// differ by: every window reads a cell), so every output, cut by the padding or not, is
+/// the maximum of `kw` neighbours there, 16 outputs a vector, the last one masked. One pass
+/// over the rows first looks for NaN (then nothing is written) and -0.0 (`fpclass`).
+///
+/// # Safety
+/// AVX-512F and AVX-512DQ are available; `p` describes rows inside the input and output as
+/// its fields say (window `o < outputs` of a row starts at column `o - pad_left`, cut to the
+/// row); `tmp.len() >= p.padded_len()`.
+#[target_feature(enable = "avx512f,avx512dq")]
+pub(crate) unsafe fn max_plane_s1_avx512(p: &MaxPlaneS1, tmp: &mut [f32]) -> bool {
+    const NAN: i32 = 0x01 | 0x80;
+    const NEGATIVE_ZERO: i32 = 0x04;
+    let len = p.padded_len();
+    debug_assert!(tmp.len() >= MAX_S1_GROUP * len && p.kw >= 1 && p.pad_left < p.kw);
+    let tmp = &mut tmp[..MAX_S1_GROUP * len];
+    tmp.fill(f32::NEG_INFINITY);
+    let t = tmp.as_mut_ptr();
+    let lanes = |c: usize, n: usize| -> __mmask16 {
+        if n - c >= 16 {
+            u16::MAX
+        } else {
+            (1 << (n - c)) - 1
+        }
+    };
+    let line = |h: usize| p.x.wrapping_offset(h as isize * p.x_stride);
+    // Every row a window reads (and, with dilation, the rows between them).
+    let read = p.rows.iter().filter(|r| r.taps > 0);
+    let first = read.clone().map(|r| r.first).min().unwrap_or(0);
+    let end = read.map(|r| r.first + (r.taps - 1) * p.row_step + 1).max();
+    let (mut nan, mut negative_zero): (__mmask16, __mmask16) = (0, 0);
+    for h in first..end.unwrap_or(0) {
+        for c in (0..p.width).step_by(16) {
+            // SAFETY: row h lies between rows of windows, inside the input; the lanes
+            // cover columns c..width.
+            let v = unsafe { _mm512_maskz_loadu_ps(lanes(c, p.width), line(h).add(c)) };
+            nan |= _mm512_fpclass_ps_mask::<NAN>(v);
+            negative_zero |= _mm512_fpclass_ps_mask::<NEGATIVE_ZERO>(v);
+        }
+    }
+    if nan != 0 {
+        return true;
+    }
+    let neg_inf = _mm512_set1_ps(f32::NEG_INFINITY);
+    let mut zeros: __mmask16 = 0;
+    // A group's column maxima all go into `tmp` before any is read back: read right after
+    // its (overlapping, unaligned) store, a vector waits for the store to retire.
+    for (g, rows) in p.rows.chunks(MAX_S1_GROUP).enumerate() {
+        for (r, row) in rows.iter().enumerate() {
+            let dst = t.wrapping_add(r * len + p.pad_left);
+            for c in (0..p.width).step_by(16) {
+                let mask = lanes(c, p.width);
+                let mut m = neg_inf;
+                for k in 0..row.taps {
+                    // SAFETY: a window row, inside the input; the lanes cover columns
+                    // c..width (the rest read as -inf).
+                    let v = unsafe {
+                        _mm512_mask_loadu_ps(neg_inf, mask, line(row.first + k * p.row_step).add(c))
+                    };
+                    m = _mm512_max_ps(v, m);
+                }
+                // SAFETY: slot r < MAX_S1_GROUP of `len` cells, pad_left + c + 16 <= len;
+                // lanes past the row hold -inf.
+                unsafe { _mm512_storeu_ps(dst.add(c), m) };
+            }
+        }
+        for r in 0..rows.len() {
+            let src = t.wrapping_add(r * len);
+            // SAFETY: row g * MAX_S1_GROUP + r lies inside the output (the contract).
+            let o = unsafe { p.out.offset((g * MAX_S1_GROUP + r) as isize * p.out_stride) };
+            // SAFETY: slot r holds `len` cells, the windows of every vector of outputs; the
+            // lanes cover the outputs of row i.
+            zeros |= unsafe {
+                match p.kw {
+                    2 => max_across_avx512::<2>(src, p.kw, p.outputs, o),
+                    3 => max_across_avx512::<3>(src, p.kw, p.outputs, o),
+                    5 => max_across_avx512::<5>(src, p.kw, p.outputs, o),
+                    _ => max_across_avx512::<0>(src, p.kw, p.outputs, o),
+                }
+            };
+        }
+    }
+    negative_zero != 0 && zeros != 0
+}
+
+/// Output rows whose column maxima [`max_plane_s1_avx512`] keeps at once.
+pub(crate) const MAX_S1_GROUP: usize = 8;
+
+/// `out[o]` = the maximum of `src[o..o + kw]` for `o < n`, 16 outputs a vector (the last
+/// one masked): which lanes are zero. `KW` is `kw` when specialised, 0 for any.
+///
+/// # Safety
+/// AVX-512F is available; `src` holds `n.div_ceil(16) * 16 + kw - 1` cells, `out` `n`.
+#[inline(always)]
+unsafe fn max_across_avx512<const KW: usize>(
+    src: *const f32,
+    kw: usize,
+    n: usize,
+    out: *mut f32,
+) -> __mmask16 {
+    let kw = if KW == 0 { kw } else { KW };
+    let mut zeros = 0;
+    for c in (0..n).step_by(16) {
+        // SAFETY: c + kw - 1 + 16 cells of `src` (the contract).
+        let m = unsafe {
+            let mut m = _mm512_loadu_ps(src.add(c));
+            for j in 1..kw {
+                m = _mm512_max_ps(_mm512_loadu_ps(src.add(c + j)), m);
+            }
+            m
+        };
+        let mask = if n - c >= 16 {
+            u16::MAX
+        } else {
+            (1 << (n - c)) - 1
+        };
+        zeros |= _mm512_mask_cmp_ps_mask::<_CMP_EQ_OQ>(mask, m, _mm512_setzero_ps());
+        // SAFETY: the lanes cover outputs c..n.
+        unsafe { _mm512_mask_storeu_ps(out.add(c), mask, m) };
+    }
+    zeros
 }
 
 /// The maximum of the `len` cells from `p` (no NaN among them), scalar.

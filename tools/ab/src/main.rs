@@ -1,4 +1,5 @@
-//! `ndpool-ab REPS [SHAPE_PREFIX]`: each named shape pooled by the work tree's ndpool and by
+//! `ndpool-ab REPS [SHAPE_PREFIX]`: each named shape (`AB_SHAPES=more`: each of the more
+//! common shapes) pooled by the work tree's ndpool and by
 //! another revision's (`ndpool_old`), the two calls of a pair in alternating order, on the
 //! same input (`AB_BLOCK=k`: blocks of k calls a side). Prints per shape each side's median time and the median, first and third
 //! quartile of the per-pair ratios new/old. This machine's speed swings by 2x in phases of
@@ -29,7 +30,14 @@ fn main() {
         .and_then(|s| s.parse().ok())
         .unwrap_or(200);
     let filter = std::env::args().nth(2).unwrap_or_default();
-    for (n, o) in new::shapes().iter().zip(&old::shapes()) {
+    // AB_SHAPES=more: the common shapes beyond the named ones (benches/shapes.rs).
+    let more = std::env::var("AB_SHAPES").is_ok_and(|s| s == "more");
+    let (news, olds) = if more {
+        (new::more_shapes(), old::more_shapes())
+    } else {
+        (new::shapes(), old::shapes())
+    };
+    for (n, o) in news.iter().zip(&olds) {
         if !n.name.starts_with(&filter) {
             continue;
         }
