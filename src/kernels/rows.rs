@@ -434,8 +434,8 @@ impl<T: Element> Poison<T> {
 /// ties (`-0.0` against `0.0`) resolve as in the reference; only NaN would not propagate,
 /// so the kernel watches every cell it folds and returns false when one was a NaN or an
 /// infinity (the caller then recomputes the chunk with [`pool_rows`], overwriting whatever
-/// this wrote). Stride-2 `f32` windows with AVX2 or AVX-512 go rows first instead, without
-/// the ring ([`max_plane_s2`]), under the same contract.
+/// this wrote). Stride-1 and stride-2 `f32` windows with AVX2 or AVX-512 go rows first
+/// instead, without the ring ([`max_plane_s1`], [`max_plane_s2`]), under the same contract.
 ///
 /// `KW` and `SW` are the window's width and horizontal stride when the kernel is
 /// specialised for them (with horizontal dilation 1), 0 for any (read from the plan).
@@ -478,12 +478,11 @@ pub(crate) unsafe fn max_rows<T: Element, const KW: usize, const SW: usize>(
             return clean;
         }
     }
-    // With AVX2, unspecialised widths only: the 2- and 3-wide stride-1 folds of the ring
-    // below were 4 % faster than rows first (3x3 over 28x28 and 56x56 maps, Zen 3).
+    // Every width: with AVX2 too, rows first took 0.89x the time of the ring's 3-wide fold
+    // for a 3x3 max over 28x28 maps (0.97x over 56x56; Xeon, AVX2 forced).
     #[cfg(target_arch = "x86_64")]
-    if cols.sw == 1 && cols.dw == 1 && (KW == 0 || isa == Isa::Avx512) {
-        if let Some(clean) = max_plane_s1(isa, plan, &full, cols.kw, x, &mut out, windows, scratch)
-        {
+    if cols.sw == 1 && cols.dw == 1 {
+        if let Some(clean) = max_plane_s1(isa, plan, cols.kw, x, &mut out, windows, scratch) {
             return clean;
         }
     }
@@ -666,20 +665,18 @@ fn max_plane_s2<T: Element, const KW: usize>(
     })
 }
 
-/// [`max_rows`]'s rows-first stride-1 path, the whole chunk in one call, when it applies:
-/// `f32`, contiguous output rows, horizontal stride and dilation 1; with AVX-512 any width
-/// ([`x86::max_plane_s1_avx512`]), with AVX2 the widths without a specialised fold
-/// ([`x86::max_plane_s1_avx2`]). Whether it ran clean (false: a NaN or a -0.0 where the
-/// order shows; the caller recomputes), or `None` where it does not apply. Folding the
-/// rows' cells across once a row into a ring, then down, cost more on small planes: with
-/// AVX-512, 0.66x the time for a 5x5 max over 20x20 maps, 0.69x for 3x3 over 28x28, 0.43x
-/// for 13x13 over 13x13 (one thread, Xeon).
+/// [`max_rows`]'s rows-first stride-1 path ([`x86::max_plane_s1_avx2`],
+/// [`x86::max_plane_s1_avx512`]), the whole chunk in one call, when it applies: `f32`,
+/// contiguous output rows, horizontal stride and dilation 1, any width. Whether it ran
+/// clean (false: a NaN or a -0.0 where the order shows; the caller recomputes), or `None`
+/// where it does not apply. Folding the rows' cells across once a row into a ring, then
+/// down, cost more on small planes: with AVX-512, 0.66x the time for a 5x5 max over 20x20
+/// maps, 0.69x for 3x3 over 28x28, 0.43x for 13x13 over 13x13 (one thread, Xeon).
 #[cfg(target_arch = "x86_64")]
 #[allow(clippy::too_many_arguments)]
 fn max_plane_s1<T: Element>(
     isa: Isa,
     plan: &Plan,
-    full: &Range<usize>,
     kw: usize,
     x: Plane<T>,
     out: &mut ArrayViewMut2<Uninit<T>>,
@@ -692,9 +689,6 @@ fn max_plane_s1<T: Element>(
     }
     T::as_f32(&[])?;
     let g = plan.cols.geometry?;
-    if isa == Isa::Avx2 {
-        list_cut_windows(plan, full, out.ncols(), scratch);
-    }
     let p = x86::MaxPlaneS1 {
         // SAFETY: row 0 of a non-empty plane (windows exist) is inside it.
         x: unsafe { x.row(0) }.cast::<f32>(),
@@ -702,21 +696,13 @@ fn max_plane_s1<T: Element>(
         width: x.cols,
         rows: windows,
         row_step: plan.rows.step,
-        cut: &scratch.cut_windows,
-        full_start: full.start,
-        n: full.len(),
-        base: plan.cols.windows.get(full.start).map_or(0, |w| w.first),
         kw,
         pad_left: g.pad_begin,
         outputs: out.ncols(),
         out: out.as_mut_ptr().cast::<f32>(),
         out_stride: out.strides()[0],
     };
-    let len = if isa == Isa::Avx512 {
-        x86::MAX_S1_GROUP * p.padded_len()
-    } else {
-        x.cols
-    };
+    let len = x86::MAX_S1_GROUP * p.padded_len(rows_first_lanes(isa));
     scratch
         .elems
         .resize(scratch.elems.len().max(len), T::zero());
@@ -724,9 +710,8 @@ fn max_plane_s1<T: Element>(
     // SAFETY: the set was detected on this CPU (`Isa::available`); T is f32 (as_f32
     // above); the plan's windows lie inside the plane (stride and dilation 1: window o
     // starts at column o - pad_begin, cut to the row, and every window reads a cell, so
-    // pad_begin < kw; the whole ones are `kw` consecutive cells from `base`); `out` holds
-    // windows.len() rows of out.ncols() contiguous cells; `tmp` holds the plane's width
-    // and, with AVX-512, padded_len() cells.
+    // pad_begin < kw); `out` holds windows.len() rows of out.ncols() contiguous cells;
+    // `tmp` holds MAX_S1_GROUP slots of padded_len cells for the set's lanes.
     Some(!unsafe {
         match isa {
             Isa::Avx512 => x86::max_plane_s1_avx512(&p, tmp),

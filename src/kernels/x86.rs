@@ -8,6 +8,7 @@
 
 use std::arch::x86_64::*;
 use std::mem::MaybeUninit;
+use std::ops::Range;
 
 use super::block_starts;
 use crate::plan::Window;
@@ -1254,7 +1255,8 @@ unsafe fn max_plane_s2<const KW: usize, const AVX512: bool>(p: &MaxPlaneS2) -> b
     false
 }
 
-/// The output rows of one plane chunk for [`max_plane_s1_avx2`].
+/// The output rows of one plane chunk for [`max_plane_s1_avx2`] and
+/// [`max_plane_s1_avx512`].
 pub(crate) struct MaxPlaneS1<'a> {
     /// Input row `h` starts at `x + h * x_stride`; each has `width` cells.
     pub x: *const f32,
@@ -1263,16 +1265,9 @@ pub(crate) struct MaxPlaneS1<'a> {
     /// Per output row, its window's rows: `first + t * row_step`, `t < taps`.
     pub rows: &'a [Window],
     pub row_step: usize,
-    /// The output columns whose windows the padding cuts, with their (consecutive) columns.
-    pub cut: &'a [(usize, Window)],
-    /// The whole windows, `kw` consecutive cells each: outputs `full_start..full_start +
-    /// n`, the first from column `base`.
-    pub full_start: usize,
-    pub n: usize,
-    pub base: usize,
+    /// Window `o < outputs` of a row covers columns `o - pad_left .. o - pad_left + kw`, cut
+    /// to the row.
     pub kw: usize,
-    /// Padding cells before column 0 (window `o` starts at column `o - pad_left`), and the
-    /// outputs a row.
     pub pad_left: usize,
     pub outputs: usize,
     /// Output row `i` is contiguous from `out + i * out_stride`.
@@ -1280,153 +1275,163 @@ pub(crate) struct MaxPlaneS1<'a> {
     pub out_stride: isize,
 }
 
+/// Output rows whose column maxima the rows-first stride-1 max keeps at once.
+pub(crate) const MAX_S1_GROUP: usize = 8;
+
 impl MaxPlaneS1<'_> {
-    /// Cells of the padded row buffer [`max_plane_s1_avx512`] takes: the row at
-    /// `pad_left`, rounded up to whole vectors, and every window of every vector of
-    /// outputs.
-    pub fn padded_len(&self) -> usize {
-        let vectors = |n: usize| n.div_ceil(16) * 16;
+    /// Cells of one row's slot in the buffer of the rows-first stride-1 max with vectors of
+    /// `lanes`: the row at `pad_left`, rounded up to whole vectors, and every window of
+    /// every vector of outputs.
+    pub fn padded_len(&self, lanes: usize) -> usize {
+        let vectors = |n: usize| n.div_ceil(lanes) * lanes;
         (self.pad_left + vectors(self.width)).max(vectors(self.outputs) + self.kw - 1)
+    }
+
+    /// The rows the windows read, and with dilation the rows between them.
+    fn rows_read(&self) -> Range<usize> {
+        let read = self.rows.iter().filter(|r| r.taps > 0);
+        let first = read.clone().map(|r| r.first).min().unwrap_or(0);
+        let end = read
+            .map(|r| r.first + (r.taps - 1) * self.row_step + 1)
+            .max();
+        first..end.unwrap_or(first)
+    }
+
+    /// Input row `h`.
+    fn line(&self, h: usize) -> *const f32 {
+        self.x.wrapping_offset(h as isize * self.x_stride)
     }
 }
 
 /// Stride-1 max (horizontal dilation 1, any width) for every output row of a plane chunk,
-/// rows first: each output row takes its window rows' maxima column by column into `tmp`
-/// (8 columns a vector), then each output the maximum of `kw` neighbours there (8 outputs
-/// a vector, the windows cut by the padding one by one). Whether a NaN, or a -0.0 in rows
-/// where some output is zero, was met: only then can the order of the fold show (which
-/// NaN, which zero), and the caller recomputes the chunk in row-major order.
+/// rows first. A group of output rows takes its window rows' maxima column by column into
+/// slots of `tmp`, at `pad_left` between cells of -inf (which no window's maximum can
+/// differ by: every window reads a cell); then every output, cut by the padding or not, is
+/// the maximum of `kw` neighbours in its row's slot, 8 outputs a vector, the last one
+/// masked. A group's slots are all written before any is read back: read right after its
+/// (overlapping, unaligned) store, a vector waits for the store to retire. One pass over
+/// the rows first looks for NaN (then nothing is written) and -0.0. Whether a NaN, or a
+/// -0.0 in a chunk where some output is zero, was met: only then can the order of the fold
+/// show (which NaN, which zero), and the caller recomputes the chunk in row-major order.
 ///
 /// # Safety
-/// AVX2 is available; `p` describes rows inside the input and output as its fields say
-/// (whole windows up to column `base + n + kw - 2`, cut windows inside the row); `tmp`
-/// holds `width` cells.
-#[target_feature(enable = "avx2")]
+/// AVX2 is available; `p` describes rows inside the input and output as its fields say;
+/// `tmp.len() >= MAX_S1_GROUP * p.padded_len(8)`.
+#[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn max_plane_s1_avx2(p: &MaxPlaneS1, tmp: &mut [f32]) -> bool {
-    debug_assert!(tmp.len() >= p.width && p.kw >= 1);
-    debug_assert!(p.n == 0 || p.base + p.n + p.kw - 1 <= p.width);
-    let t = tmp.as_mut_ptr();
-    let sign = _mm256_set1_epi32(i32::MIN);
-    for (i, row) in p.rows.iter().enumerate() {
-        // A window's rows lie inside the input (the contract).
-        let line = |k: usize| {
-            p.x.wrapping_offset((row.first + k * p.row_step) as isize * p.x_stride)
-        };
-        let (mut unordered, mut negative_zero) = (_mm256_setzero_ps(), _mm256_setzero_si256());
-        // Vectors of 8 columns, the last one moved back to end with the row (its columns
-        // taken twice come out the same); rows narrower than a vector go one by one.
-        let vectors = (p.width >= 8).then(|| block_starts(p.width, 8));
-        for c in vectors.into_iter().flatten() {
-            let mut m = _mm256_set1_ps(f32::NEG_INFINITY);
-            for k in 0..row.taps {
-                // SAFETY: cells c..c + 8 of a window row (c + 8 <= width).
-                let v = unsafe { _mm256_loadu_ps(line(k).add(c)) };
-                unordered = _mm256_or_ps(unordered, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
-                let bits = _mm256_castps_si256(v);
-                negative_zero = _mm256_or_si256(negative_zero, _mm256_cmpeq_epi32(bits, sign));
-                m = _mm256_max_ps(v, m);
-            }
-            // SAFETY: c + 8 <= width <= tmp.len().
-            unsafe { _mm256_storeu_ps(t.add(c), m) };
-        }
-        let mut nan = _mm256_movemask_ps(unordered) != 0;
-        let mut negative = _mm256_movemask_epi8(negative_zero) != 0;
-        let scalar = if p.width >= 8 { p.width } else { 0 };
-        for c in scalar..p.width {
-            let mut m = f32::NEG_INFINITY;
-            for k in 0..row.taps {
-                // SAFETY: c < width.
-                let v = unsafe { *line(k).add(c) };
-                nan |= v.is_nan();
-                negative |= v.to_bits() == 1 << 31;
-                m = if v > m { v } else { m };
-            }
-            // SAFETY: c < width <= tmp.len().
-            unsafe { *t.add(c) = m };
-        }
-        if nan {
-            return true;
-        }
-        // SAFETY: row i lies inside the output (the contract).
-        let o = unsafe { p.out.offset(i as isize * p.out_stride) };
-        let mut zeros = _mm256_setzero_ps();
-        let mut block = |o0: usize| {
-            // SAFETY: o0 + 8 <= n: columns base + o0 .. base + o0 + 7 + kw - 1 of tmp, inside
-            // the row (the contract); outputs full_start + o0 .. + 8 of row i.
-            unsafe {
-                let src = t.add(p.base + o0);
-                let mut m = _mm256_loadu_ps(src);
-                for j in 1..p.kw {
-                    m = _mm256_max_ps(_mm256_loadu_ps(src.add(j)), m);
-                }
-                zeros = _mm256_or_ps(zeros, _mm256_cmp_ps::<_CMP_EQ_OQ>(m, _mm256_setzero_ps()));
-                _mm256_storeu_ps(o.add(p.full_start + o0), m);
-            }
-        };
-        let mut zero = false;
-        if p.n >= 8 {
-            block_starts(p.n, 8).for_each(&mut block);
-            zero = _mm256_movemask_ps(zeros) != 0;
-        } else {
-            for o0 in 0..p.n {
-                // SAFETY: as for the blocks, one output at a time.
-                let m = unsafe { max_run(t.add(p.base + o0), p.kw) };
-                zero |= m == 0.0;
-                // SAFETY: output full_start + o0 of row i.
-                unsafe { *o.add(p.full_start + o0) = m };
-            }
-        }
-        for &(ow, w) in p.cut {
-            // SAFETY: a cut window's columns lie inside the row (the contract).
-            let m = unsafe { max_run(t.add(w.first), w.taps) };
-            zero |= m == 0.0;
-            // SAFETY: ow is an output column of row i.
-            unsafe { *o.add(ow) = m };
-        }
-        if negative && zero {
-            return true;
-        }
-    }
-    false
-}
-
-/// [`max_plane_s1_avx2`] for AVX-512, without a scalar path: each output row's column
-/// maxima go into `tmp` at `pad_left`, between cells of -inf (which no window's maximum can
-/// differ by: every window reads a cell), so every output, cut by the padding or not, is
-/// the maximum of `kw` neighbours there, 16 outputs a vector, the last one masked. One pass
-/// over the rows first looks for NaN (then nothing is written) and -0.0 (`fpclass`).
-///
-/// # Safety
-/// AVX-512F and AVX-512DQ are available; `p` describes rows inside the input and output as
-/// its fields say (window `o < outputs` of a row starts at column `o - pad_left`, cut to the
-/// row); `tmp.len() >= p.padded_len()`.
-#[target_feature(enable = "avx512f,avx512dq")]
-pub(crate) unsafe fn max_plane_s1_avx512(p: &MaxPlaneS1, tmp: &mut [f32]) -> bool {
-    const NAN: i32 = 0x01 | 0x80;
-    const NEGATIVE_ZERO: i32 = 0x04;
-    let len = p.padded_len();
+    let len = p.padded_len(8);
     debug_assert!(tmp.len() >= MAX_S1_GROUP * len && p.kw >= 1 && p.pad_left < p.kw);
     let tmp = &mut tmp[..MAX_S1_GROUP * len];
     tmp.fill(f32::NEG_INFINITY);
     let t = tmp.as_mut_ptr();
-    let lanes = |c: usize, n: usize| -> __mmask16 {
-        if n - c >= 16 {
-            u16::MAX
-        } else {
-            (1 << (n - c)) - 1
-        }
+    // Lanes c..n of a vector from c, as the sign bits maskload and maskstore take.
+    let lanes = |c: usize, n: usize| {
+        let k = (n - c).min(8) as i32;
+        _mm256_cmpgt_epi32(
+            _mm256_set1_epi32(k),
+            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+        )
     };
-    let line = |h: usize| p.x.wrapping_offset(h as isize * p.x_stride);
-    // Every row a window reads (and, with dilation, the rows between them).
-    let read = p.rows.iter().filter(|r| r.taps > 0);
-    let first = read.clone().map(|r| r.first).min().unwrap_or(0);
-    let end = read.map(|r| r.first + (r.taps - 1) * p.row_step + 1).max();
+    let (neg_inf, sign) = (
+        _mm256_set1_ps(f32::NEG_INFINITY),
+        _mm256_set1_epi32(i32::MIN),
+    );
+    let (mut nan, mut negative_zero) = (_mm256_setzero_ps(), _mm256_setzero_si256());
+    for h in p.rows_read() {
+        for c in (0..p.width).step_by(8) {
+            // SAFETY: row h lies between rows of windows, inside the input; the lanes
+            // cover columns c..width (the rest read as 0.0).
+            let v = unsafe { _mm256_maskload_ps(p.line(h).add(c), lanes(c, p.width)) };
+            nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+            let bits = _mm256_castps_si256(v);
+            negative_zero = _mm256_or_si256(negative_zero, _mm256_cmpeq_epi32(bits, sign));
+        }
+    }
+    if _mm256_movemask_ps(nan) != 0 {
+        return true;
+    }
+    let mut zeros = _mm256_setzero_ps();
+    for (g, rows) in p.rows.chunks(MAX_S1_GROUP).enumerate() {
+        for (r, row) in rows.iter().enumerate() {
+            let dst = t.wrapping_add(r * len + p.pad_left);
+            for c in (0..p.width).step_by(8) {
+                let mask = lanes(c, p.width);
+                let mut m = neg_inf;
+                for k in 0..row.taps {
+                    // SAFETY: a window row, inside the input; the lanes cover columns
+                    // c..width (the rest read as 0.0, replaced by -inf below).
+                    let v = unsafe {
+                        _mm256_maskload_ps(p.line(row.first + k * p.row_step).add(c), mask)
+                    };
+                    m = _mm256_max_ps(v, m);
+                }
+                let m = _mm256_blendv_ps(neg_inf, m, _mm256_castsi256_ps(mask));
+                // SAFETY: slot r < MAX_S1_GROUP of `len` cells, pad_left + c + 8 <= len.
+                unsafe { _mm256_storeu_ps(dst.add(c), m) };
+            }
+        }
+        for r in 0..rows.len() {
+            let src = t.wrapping_add(r * len);
+            // SAFETY: row g * MAX_S1_GROUP + r lies inside the output (the contract).
+            let o = unsafe { p.out.offset((g * MAX_S1_GROUP + r) as isize * p.out_stride) };
+            for c in (0..p.outputs).step_by(8) {
+                // SAFETY: slot r holds the windows of every vector of outputs.
+                let m = unsafe { max_neighbours_avx2(src.add(c), p.kw) };
+                if p.outputs - c >= 8 {
+                    zeros =
+                        _mm256_or_ps(zeros, _mm256_cmp_ps::<_CMP_EQ_OQ>(m, _mm256_setzero_ps()));
+                    // SAFETY: outputs c..c + 8 of row i.
+                    unsafe { _mm256_storeu_ps(o.add(c), m) };
+                } else {
+                    let mask = lanes(c, p.outputs);
+                    let zero = _mm256_cmp_ps::<_CMP_EQ_OQ>(m, _mm256_setzero_ps());
+                    zeros = _mm256_or_ps(zeros, _mm256_and_ps(zero, _mm256_castsi256_ps(mask)));
+                    // SAFETY: the lanes cover outputs c..outputs of row i.
+                    unsafe { _mm256_maskstore_ps(o.add(c), mask, m) };
+                }
+            }
+        }
+    }
+    _mm256_movemask_epi8(negative_zero) != 0 && _mm256_movemask_ps(zeros) != 0
+}
+
+/// The maxima of `kw` neighbours from each of 8 cells at `src`.
+///
+/// # Safety
+/// AVX2 is available; `src` holds `kw + 7` cells.
+#[inline(always)]
+unsafe fn max_neighbours_avx2(src: *const f32, kw: usize) -> __m256 {
+    // SAFETY: j + 8 <= kw + 7 cells (the contract).
+    unsafe {
+        let mut m = _mm256_loadu_ps(src);
+        for j in 1..kw {
+            m = _mm256_max_ps(_mm256_loadu_ps(src.add(j)), m);
+        }
+        m
+    }
+}
+
+/// [`max_plane_s1_avx2`] for AVX-512: 16 lanes, masks for the tails, NaN and -0.0 found by
+/// `fpclass`, and the 2-, 3- and 5-wide windows unrolled.
+///
+/// # Safety
+/// AVX-512F and AVX-512DQ are available; `p` describes rows inside the input and output as
+/// its fields say; `tmp.len() >= MAX_S1_GROUP * p.padded_len(16)`.
+#[target_feature(enable = "avx512f,avx512dq")]
+pub(crate) unsafe fn max_plane_s1_avx512(p: &MaxPlaneS1, tmp: &mut [f32]) -> bool {
+    const NAN: i32 = 0x01 | 0x80;
+    const NEGATIVE_ZERO: i32 = 0x04;
+    let len = p.padded_len(16);
+    debug_assert!(tmp.len() >= MAX_S1_GROUP * len && p.kw >= 1 && p.pad_left < p.kw);
+    let tmp = &mut tmp[..MAX_S1_GROUP * len];
+    tmp.fill(f32::NEG_INFINITY);
+    let t = tmp.as_mut_ptr();
     let (mut nan, mut negative_zero): (__mmask16, __mmask16) = (0, 0);
-    for h in first..end.unwrap_or(0) {
+    for h in p.rows_read() {
         for c in (0..p.width).step_by(16) {
             // SAFETY: row h lies between rows of windows, inside the input; the lanes
             // cover columns c..width.
-            let v = unsafe { _mm512_maskz_loadu_ps(lanes(c, p.width), line(h).add(c)) };
+            let v = unsafe { _mm512_maskz_loadu_ps(lanes16(c, p.width), p.line(h).add(c)) };
             nan |= _mm512_fpclass_ps_mask::<NAN>(v);
             negative_zero |= _mm512_fpclass_ps_mask::<NEGATIVE_ZERO>(v);
         }
@@ -1436,19 +1441,21 @@ pub(crate) unsafe fn max_plane_s1_avx512(p: &MaxPlaneS1, tmp: &mut [f32]) -> boo
     }
     let neg_inf = _mm512_set1_ps(f32::NEG_INFINITY);
     let mut zeros: __mmask16 = 0;
-    // A group's column maxima all go into `tmp` before any is read back: read right after
-    // its (overlapping, unaligned) store, a vector waits for the store to retire.
     for (g, rows) in p.rows.chunks(MAX_S1_GROUP).enumerate() {
         for (r, row) in rows.iter().enumerate() {
             let dst = t.wrapping_add(r * len + p.pad_left);
             for c in (0..p.width).step_by(16) {
-                let mask = lanes(c, p.width);
+                let mask = lanes16(c, p.width);
                 let mut m = neg_inf;
                 for k in 0..row.taps {
                     // SAFETY: a window row, inside the input; the lanes cover columns
                     // c..width (the rest read as -inf).
                     let v = unsafe {
-                        _mm512_mask_loadu_ps(neg_inf, mask, line(row.first + k * p.row_step).add(c))
+                        _mm512_mask_loadu_ps(
+                            neg_inf,
+                            mask,
+                            p.line(row.first + k * p.row_step).add(c),
+                        )
                     };
                     m = _mm512_max_ps(v, m);
                 }
@@ -1476,8 +1483,15 @@ pub(crate) unsafe fn max_plane_s1_avx512(p: &MaxPlaneS1, tmp: &mut [f32]) -> boo
     negative_zero != 0 && zeros != 0
 }
 
-/// Output rows whose column maxima [`max_plane_s1_avx512`] keeps at once.
-pub(crate) const MAX_S1_GROUP: usize = 8;
+/// Lanes `c..n` of a vector of 16 from `c`.
+#[inline(always)]
+fn lanes16(c: usize, n: usize) -> __mmask16 {
+    if n - c >= 16 {
+        u16::MAX
+    } else {
+        (1 << (n - c)) - 1
+    }
+}
 
 /// `out[o]` = the maximum of `src[o..o + kw]` for `o < n`, 16 outputs a vector (the last
 /// one masked): which lanes are zero. `KW` is `kw` when specialised, 0 for any.
@@ -1502,31 +1516,12 @@ unsafe fn max_across_avx512<const KW: usize>(
             }
             m
         };
-        let mask = if n - c >= 16 {
-            u16::MAX
-        } else {
-            (1 << (n - c)) - 1
-        };
+        let mask = lanes16(c, n);
         zeros |= _mm512_mask_cmp_ps_mask::<_CMP_EQ_OQ>(mask, m, _mm512_setzero_ps());
         // SAFETY: the lanes cover outputs c..n.
         unsafe { _mm512_mask_storeu_ps(out.add(c), mask, m) };
     }
     zeros
-}
-
-/// The maximum of the `len` cells from `p` (no NaN among them), scalar.
-///
-/// # Safety
-/// The cells are readable.
-#[inline(always)]
-unsafe fn max_run(p: *const f32, len: usize) -> f32 {
-    let mut m = f32::NEG_INFINITY;
-    for j in 0..len {
-        // SAFETY: j < len (the contract).
-        let v = unsafe { *p.add(j) };
-        m = if v > m { v } else { m };
-    }
-    m
 }
 
 /// `dst[j * dst_stride + i] = src[i * src_stride + j]` for `i, j < 8`: an 8 x 8 block
