@@ -294,21 +294,24 @@ fn chunk_rows(units: usize, rows: usize) -> usize {
     rows.div_ceil(per_unit).max(1)
 }
 
-/// Cuts `view` into chunks of `rows` along axis 0, each with its first row's index.
+/// Cuts `view` into chunks of `rows` along axis 0, each with its first row's index (an
+/// iterator: a `Vec` per plane was 6 % of a 5x5 max over 512 20x20 maps).
 fn split_rows<T, D: ndarray::RemoveAxis>(
-    mut view: ArrayBase<ndarray::ViewRepr<&mut T>, D>,
+    view: ArrayBase<ndarray::ViewRepr<&mut T>, D>,
     rows: usize,
-) -> Vec<(ArrayBase<ndarray::ViewRepr<&mut T>, D>, usize)> {
-    let mut chunks = Vec::new();
-    let mut start = 0;
-    while view.len_of(Axis(0)) > rows {
-        let (head, tail) = view.split_at(Axis(0), rows);
-        chunks.push((head, start));
-        start += rows;
-        view = tail;
-    }
-    chunks.push((view, start));
-    chunks
+) -> impl Iterator<Item = (ArrayBase<ndarray::ViewRepr<&mut T>, D>, usize)> {
+    let (mut rest, mut start) = (Some(view), 0);
+    std::iter::from_fn(move || {
+        let view = rest.take()?;
+        let first = start;
+        if view.len_of(Axis(0)) > rows {
+            let (head, tail) = view.split_at(Axis(0), rows);
+            (rest, start) = (Some(tail), start + rows);
+            Some((head, first))
+        } else {
+            Some((view, first))
+        }
+    })
 }
 
 /// Runs jobs on the thread pool when there is enough work, else in order here; `init`
@@ -617,11 +620,7 @@ pub(crate) fn run_with<T: Element>(
             let jobs: Vec<_> = xb
                 .into_iter()
                 .zip(ob)
-                .flat_map(|(x, o)| {
-                    split_rows(o, rows)
-                        .into_iter()
-                        .map(move |(o, oh0)| (x, o, oh0))
-                })
+                .flat_map(|(x, o)| split_rows(o, rows).map(move |(o, oh0)| (x, o, oh0)))
                 .collect();
             for_each_job(
                 jobs,
@@ -656,9 +655,7 @@ pub(crate) fn run_with<T: Element>(
             for ((x, o), i) in xp.into_iter().zip(op).zip(ip.drain(..)) {
                 match i {
                     Some(i) => {
-                        for ((o, oh0), (i, _)) in
-                            split_rows(o, rows).into_iter().zip(split_rows(i, rows))
-                        {
+                        for ((o, oh0), (i, _)) in split_rows(o, rows).zip(split_rows(i, rows)) {
                             jobs.push((x, o, Some(i), oh0));
                         }
                     }
