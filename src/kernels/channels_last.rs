@@ -108,6 +108,7 @@ unsafe fn fold_cell<T: Element, R: Reduce<T>>(
 ) {
     let channels = o.len();
     debug_assert_eq!(channels, x.channels);
+    let reciprocal = 1.0 / divisor;
     let mut c = 0;
     while c < channels {
         let n = CHANNEL_BLOCK.min(channels - c);
@@ -133,7 +134,7 @@ unsafe fn fold_cell<T: Element, R: Reduce<T>>(
             }
         }
         for (o, &a) in o[c..c + n].iter_mut().zip(&acc[..n]) {
-            o.write(r.finish(a, divisor));
+            o.write(r.finish_scaled(a, reciprocal));
         }
         c += n;
     }
