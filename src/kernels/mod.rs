@@ -409,7 +409,7 @@ pub(crate) struct Scratch<T: Element> {
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub streaming: bool,
     /// The output columns whose windows the padding cuts, with their windows: the same for
-    /// every plane of a call, so listed once (by the x86 stride-1 and stride-2 max).
+    /// every plane of a call, so listed once (by the x86 stride-2 max).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub cut_windows: Vec<(usize, crate::plan::Window)>,
 }
@@ -814,11 +814,19 @@ impl<T: Element, R: Reduce<T>, const STRIDE: usize> PlaneKernel<T> for RowsExact
         self,
         job: &PlaneJob<T>,
         out: ArrayViewMut2<Uninit<T>>,
-        _: &mut Scratch<T>,
+        scratch: &mut Scratch<T>,
     ) -> bool {
         // SAFETY: the trait's contract.
         unsafe {
-            pool_rows::<T, R, STRIDE>(self.0, job.plan, job.full.clone(), job.x, out, job.oh0)
+            pool_rows::<T, R, STRIDE>(
+                self.0,
+                job.plan,
+                job.full.clone(),
+                job.x,
+                out,
+                job.oh0,
+                scratch,
+            )
         };
         true
     }
@@ -832,10 +840,20 @@ impl<T: Element, R: Reduce<T>> PlaneKernel<T> for Columns<R> {
         self,
         job: &PlaneJob<T>,
         out: ArrayViewMut2<Uninit<T>>,
-        _: &mut Scratch<T>,
+        scratch: &mut Scratch<T>,
     ) -> bool {
         // SAFETY: the trait's contract.
-        unsafe { pool_columns(self.0, job.plan, job.full.clone(), job.x, out, job.oh0) }
+        unsafe {
+            pool_columns(
+                self.0,
+                job.plan,
+                job.full.clone(),
+                job.x,
+                out,
+                job.oh0,
+                scratch,
+            )
+        }
     }
 }
 

@@ -184,6 +184,7 @@ pub(crate) unsafe fn pool_rows<T: Element, R: Reduce<T>, const STRIDE: usize>(
     x: Plane<T>,
     mut out: ArrayViewMut2<Uninit<T>>,
     oh0: usize,
+    scratch: &mut Scratch<T>,
 ) {
     let Some(g) = plan.cols.geometry else { return };
     let stride = if STRIDE == 0 { g.stride } else { STRIDE };
@@ -193,10 +194,13 @@ pub(crate) unsafe fn pool_rows<T: Element, R: Reduce<T>, const STRIDE: usize>(
     let Some((h_lo, h_hi)) = rows_read(windows, plan.rows.step) else {
         return;
     };
-    let mut row_folds: Vec<R::Acc> = Vec::new();
+    // Taken out of the scratch (and put back) so that its row buffer can be lent too.
+    let mut buffer = std::mem::take(R::buffer(scratch));
+    buffer.clear();
+    buffer.resize((h_hi - h_lo) * n + n, r.init());
+    let (row_folds, column) = buffer.split_at_mut((h_hi - h_lo) * n);
     if n > 0 {
         let base = plan.cols.windows[full.start].first;
-        row_folds.resize((h_hi - h_lo) * n, r.init());
         let mut runs = TapRuns::new(stride, kw, dw, base, n, x.cols);
         for (h, folds) in (h_lo..h_hi).zip(row_folds.chunks_exact_mut(n)) {
             // SAFETY: h is inside the plane (between the chunk's first and last window
@@ -206,19 +210,18 @@ pub(crate) unsafe fn pool_rows<T: Element, R: Reduce<T>, const STRIDE: usize>(
             fold_taps(r, src, starts, folds);
         }
     }
-    let mut column: Vec<R::Acc> = vec![r.init(); n];
-    let mut scratch = Vec::new();
     for (row, mut out_row) in windows.iter().zip(out.rows_mut()) {
         let rows = RowFolds {
-            folds: &row_folds,
+            folds: row_folds,
             n,
             h_lo,
         };
-        let o = row_cells(&mut out_row, &mut scratch);
+        let o = row_cells(&mut out_row, &mut scratch.row);
         // SAFETY: as for this function.
-        unsafe { fill_row(r, plan, x, &full, row, &rows, &mut column, o) };
-        flush_row(out_row, &scratch);
+        unsafe { fill_row(r, plan, x, &full, row, &rows, column, o) };
+        flush_row(out_row, &scratch.row);
     }
+    *R::buffer(scratch) = buffer;
 }
 
 /// Columns first, for wide steps across (horizontal stride 3 and up): each output row
@@ -242,8 +245,45 @@ pub(crate) unsafe fn pool_columns<T: Element, R: Reduce<T>>(
     plan: &Plan,
     full: Range<usize>,
     x: Plane<T>,
+    out: ArrayViewMut2<Uninit<T>>,
+    oh0: usize,
+    scratch: &mut Scratch<T>,
+) -> bool {
+    let Some(g) = plan.cols.geometry else {
+        return true;
+    };
+    let (stride, kw, dw, n) = (g.stride, g.kernel, g.dilation, full.len());
+    // The cells the whole windows read, from the first whole window's first.
+    let span = if n == 0 {
+        0
+    } else {
+        (n - 1) * stride + (kw - 1) * dw + 1
+    };
+    // Taken out of the scratch (and put back) so that its row buffer can be lent too.
+    let mut buffer = std::mem::take(R::buffer(scratch));
+    buffer.clear();
+    buffer.resize(span + n, r.init());
+    let clean = columns_into(r, plan, &full, x, out, oh0, &mut buffer, &mut scratch.row);
+    *R::buffer(scratch) = buffer;
+    clean
+}
+
+/// [`pool_columns`]' body, with its buffers: `buffer` holds the row of column folds and
+/// the row of window folds.
+///
+/// # Safety
+/// As for [`pool_columns`].
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+unsafe fn columns_into<T: Element, R: Reduce<T>>(
+    r: R,
+    plan: &Plan,
+    full: &Range<usize>,
+    x: Plane<T>,
     mut out: ArrayViewMut2<Uninit<T>>,
     oh0: usize,
+    buffer: &mut [R::Acc],
+    row_buffer: &mut Vec<Uninit<T>>,
 ) -> bool {
     let Some(g) = plan.cols.geometry else {
         return true;
@@ -251,19 +291,13 @@ pub(crate) unsafe fn pool_columns<T: Element, R: Reduce<T>>(
     let (stride, kw, dw, n) = (g.stride, g.kernel, g.dilation, full.len());
     // The cells the whole windows read: base .. base + span.
     let base = plan.cols.windows.get(full.start).map_or(0, |w| w.first);
-    let span = if n == 0 {
-        0
-    } else {
-        (n - 1) * stride + (kw - 1) * dw + 1
-    };
-    let mut down: Vec<R::Acc> = vec![r.init(); span];
-    let mut folds: Vec<R::Acc> = vec![r.init(); n];
-    let mut scratch = Vec::new();
+    let (down, folds) = buffer.split_at_mut(buffer.len() - n);
+    let span = down.len();
     let windows = &plan.rows.windows[oh0..oh0 + out.nrows()];
     for (row, mut out_row) in windows.iter().zip(out.rows_mut()) {
-        let o = row_cells(&mut out_row, &mut scratch);
+        let o = row_cells(&mut out_row, row_buffer);
         // SAFETY: as for this function.
-        unsafe { fill_borders(r, plan, x, &full, row, o) };
+        unsafe { fill_borders(r, plan, x, full, row, o) };
         if n > 0 {
             // SAFETY: a window's rows lie inside the plane, and its whole windows' cells
             // base .. base + span inside the row.
@@ -309,10 +343,10 @@ pub(crate) unsafe fn pool_columns<T: Element, R: Reduce<T>>(
             match (kw, stride, dw) {
                 // Windows side by side: each a whole chunk, compiled per width (the loads
                 // interleave).
-                (3, 3, 1) => fold_chunks::<_, _, 3>(r, &down, &mut folds),
-                (4, 4, 1) => fold_chunks::<_, _, 4>(r, &down, &mut folds),
-                (5, 5, 1) => fold_chunks::<_, _, 5>(r, &down, &mut folds),
-                (8, 8, 1) => fold_chunks::<_, _, 8>(r, &down, &mut folds),
+                (3, 3, 1) => fold_chunks::<_, _, 3>(r, down, folds),
+                (4, 4, 1) => fold_chunks::<_, _, 4>(r, down, folds),
+                (5, 5, 1) => fold_chunks::<_, _, 5>(r, down, folds),
+                (8, 8, 1) => fold_chunks::<_, _, 8>(r, down, folds),
                 _ => {
                     for (i, f) in folds.iter_mut().enumerate() {
                         let window = &down[i * stride..i * stride + taps];
@@ -325,12 +359,12 @@ pub(crate) unsafe fn pool_columns<T: Element, R: Reduce<T>>(
                 }
             }
             let o = &mut o[full.clone()];
-            for (o, &fold) in o.iter_mut().zip(&folds) {
+            for (o, &fold) in o.iter_mut().zip(&*folds) {
                 o.write(r.finish(fold, divisor));
             }
             // Rare (a max of zero): looked for in one pass that vectorises.
             if folds.iter().fold(false, |any, &f| any | r.order_shows(f)) {
-                for (i, (o, &fold)) in o.iter_mut().zip(&folds).enumerate() {
+                for (i, (o, &fold)) in o.iter_mut().zip(&*folds).enumerate() {
                     if r.order_shows(fold) {
                         let col = &plan.cols.windows[full.start + i];
                         // SAFETY: plan windows fit this plane.
@@ -339,7 +373,7 @@ pub(crate) unsafe fn pool_columns<T: Element, R: Reduce<T>>(
                 }
             }
         }
-        flush_row(out_row, &scratch);
+        flush_row(out_row, row_buffer);
     }
     true
 }
