@@ -459,8 +459,9 @@ unsafe fn sum_down_across<T: Element, const SW: usize>(
     }
 }
 
-/// [`sum_down_across`]'s across step for horizontal stride 2 by the hand-written `f32` path
-/// ([`x86::sum_across_s2_avx2`]), when one applies: whether it ran.
+/// [`sum_down_across`]'s across step for horizontal stride 2 by the hand-written `f32` paths
+/// ([`x86::sum_across_s2_avx2`], [`x86::sum_across_s2_avx512`]), when one applies: whether
+/// it ran.
 #[cfg(target_arch = "x86_64")]
 #[inline(always)]
 fn across_s2_x86<T: Element>(
@@ -482,14 +483,20 @@ fn across_s2_x86<T: Element>(
         return false;
     };
     let out = o.as_mut_ptr().cast::<f32>();
-    // SAFETY: AVX2 is available with AVX2 and with AVX-512 (`Isa::available`); `down` is
-    // the padded row, room for every window: `2 * outputs - 2 + kw` cells at least; `scale`
-    // and `o` hold the row's `outputs` cells.
+    // SAFETY: the set was detected on this CPU (`Isa::available`; AVX2 is there with
+    // AVX-512 too); `down` is the padded row, room for every window: `2 * outputs - 2 + kw`
+    // cells at least; `scale` and `o` hold the row's `outputs` cells (8 or more with
+    // AVX-512, 4 or more with AVX2).
     unsafe {
-        if kw == 2 {
-            x86::sum_across_s2_avx2::<2>(down, scale, out, outputs);
-        } else {
-            x86::sum_across_s2_avx2::<3>(down, scale, out, outputs);
+        match (isa, kw) {
+            (Isa::Avx512, 2) if outputs >= 8 => {
+                x86::sum_across_s2_avx512::<2>(down, scale, out, outputs)
+            }
+            (Isa::Avx512, _) if outputs >= 8 => {
+                x86::sum_across_s2_avx512::<3>(down, scale, out, outputs)
+            }
+            (_, 2) => x86::sum_across_s2_avx2::<2>(down, scale, out, outputs),
+            _ => x86::sum_across_s2_avx2::<3>(down, scale, out, outputs),
         }
     }
     true

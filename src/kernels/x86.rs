@@ -641,6 +641,57 @@ pub(crate) unsafe fn sum_across_s2_avx2<const KW: usize>(
     }
 }
 
+/// [`sum_across_s2_avx2`] for AVX-512: eight outputs a block, their even and odd taps
+/// picked by one two-vector permute each (the third tap: the even cells one further on);
+/// the same sums, `(d0 + d1) + d2`.
+///
+/// # Safety
+/// AVX-512F is available; `outputs >= 8`; `down` holds `2 * outputs - 2 + KW` cells,
+/// `scale` `outputs`; `out` is valid for `outputs` writes.
+#[target_feature(enable = "avx512f")]
+pub(crate) unsafe fn sum_across_s2_avx512<const KW: usize>(
+    down: &[f64],
+    scale: &[f64],
+    out: *mut f32,
+    outputs: usize,
+) {
+    debug_assert!((2..=3).contains(&KW) && outputs >= 8);
+    debug_assert!(down.len() >= 2 * outputs - 2 + KW && scale.len() >= outputs);
+    let d = down.as_ptr();
+    let even = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
+    let odd = _mm512_setr_epi64(1, 3, 5, 7, 9, 11, 13, 15);
+    let block = |o: usize| {
+        // SAFETY: o + 8 <= outputs: cells 2o..2o + 16 of `down` (2o + 15 <= 2 * outputs -
+        // 1), and for KW = 3 cells 2o + 2..2o + 17 (2o + 16 <= 2 * outputs); o..o + 8 of
+        // scale and out.
+        unsafe {
+            let (a, b) = (
+                _mm512_loadu_pd(d.add(2 * o)),
+                _mm512_loadu_pd(d.add(2 * o + 8)),
+            );
+            let mut sums = _mm512_add_pd(
+                _mm512_permutex2var_pd(a, even, b),
+                _mm512_permutex2var_pd(a, odd, b),
+            );
+            if KW == 3 {
+                let a = _mm512_loadu_pd(d.add(2 * o + 2));
+                let b = _mm512_maskz_loadu_pd(0x7F, d.add(2 * o + 10));
+                sums = _mm512_add_pd(sums, _mm512_permutex2var_pd(a, even, b));
+            }
+            let v = _mm512_cvtpd_ps(_mm512_mul_pd(sums, _mm512_loadu_pd(scale.as_ptr().add(o))));
+            _mm256_storeu_ps(out.add(o), v);
+        }
+    };
+    let mut o = 0;
+    while o + 8 <= outputs {
+        block(o);
+        o += 8;
+    }
+    if o < outputs {
+        block(outputs - 8);
+    }
+}
+
 /// Lanes `lo..hi` of 8 `f32` (or, widened, of 4 + 4 `f64`) set, the others clear.
 #[target_feature(enable = "avx2")]
 #[inline]
