@@ -1,15 +1,17 @@
-//! Criterion benches over the named shapes of BENCH_SHAPES.md, on 1 and 2 threads.
-//! Throughput is input + output bytes, so criterion reports GB/s.
+//! Criterion benches over the named shapes of BENCH_SHAPES.md, then the common shapes
+//! beyond them (`more_shapes`, X1-XC), on 1 and 2 threads. Throughput is input + output
+//! bytes, so criterion reports GB/s.
 //!
 //! cargo bench --bench pool            (all)
 //! cargo bench --bench pool -- B1      (one shape)
+//! cargo bench --bench pool -- X       (the common shapes)
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 
 include!("shapes.rs");
 
 fn bench_shapes(c: &mut Criterion) {
-    for shape in shapes() {
+    for shape in shapes().into_iter().chain(more_shapes()) {
         let x = input(&shape);
         let out_len = run(&shape, &x);
         let mut group = c.benchmark_group(shape.name);
