@@ -1477,19 +1477,15 @@ pub(crate) unsafe fn max_plane_s1_avx512(p: &MaxPlaneS1, tmp: &mut [f32]) -> boo
     let tmp = &mut tmp[..MAX_S1_GROUP * len];
     tmp.fill(f32::NEG_INFINITY);
     let t = tmp.as_mut_ptr();
-    let (mut nan, mut negative_zero): (__mmask16, __mmask16) = (0, 0);
-    for h in p.rows_read() {
-        for c in (0..p.width).step_by(16) {
-            // SAFETY: row h lies between rows of windows, inside the input; the lanes
-            // cover columns c..width.
-            let v = unsafe { _mm512_maskz_loadu_ps(lanes16(c, p.width), p.line(h).add(c)) };
-            nan |= _mm512_fpclass_ps_mask::<NAN>(v);
-            negative_zero |= _mm512_fpclass_ps_mask::<NEGATIVE_ZERO>(v);
+    // One pass looks for both classes, a second tells them apart when one was met.
+    // SAFETY: `p` describes rows inside the input (the contract).
+    let negative_zero = unsafe { classes_met::<{ NAN | NEGATIVE_ZERO }>(p) } && {
+        // SAFETY: as above.
+        if unsafe { classes_met::<NAN>(p) } {
+            return true;
         }
-    }
-    if nan != 0 {
-        return true;
-    }
+        true
+    };
     let neg_inf = _mm512_set1_ps(f32::NEG_INFINITY);
     let mut zeros: __mmask16 = 0;
     for (g, rows) in p.rows.chunks(MAX_S1_GROUP).enumerate() {
@@ -1531,7 +1527,25 @@ pub(crate) unsafe fn max_plane_s1_avx512(p: &MaxPlaneS1, tmp: &mut [f32]) -> boo
             };
         }
     }
-    negative_zero != 0 && zeros != 0
+    negative_zero && zeros != 0
+}
+
+/// Whether a cell of the rows `p` reads falls in the `fpclass` classes `CLASS`.
+///
+/// # Safety
+/// AVX-512F and AVX-512DQ are available; `p` describes rows inside the input.
+#[inline(always)]
+unsafe fn classes_met<const CLASS: i32>(p: &MaxPlaneS1) -> bool {
+    let mut met: __mmask16 = 0;
+    for h in p.rows_read() {
+        for c in (0..p.width).step_by(16) {
+            // SAFETY: row h lies between rows of windows, inside the input (the contract);
+            // the lanes cover columns c..width.
+            let v = unsafe { _mm512_maskz_loadu_ps(lanes16(c, p.width), p.line(h).add(c)) };
+            met |= _mm512_fpclass_ps_mask::<CLASS>(v);
+        }
+    }
+    met != 0
 }
 
 /// Lanes `c..n` of a vector of 16 from `c`.
