@@ -631,14 +631,7 @@ pub(crate) unsafe fn sum_across_s2_avx2<const KW: usize>(
             _mm_storeu_ps(out.add(o), v);
         }
     };
-    let mut o = 0;
-    while o + 4 <= outputs {
-        block(o);
-        o += 4;
-    }
-    if o < outputs {
-        block(outputs - 4);
-    }
+    block_starts(outputs, 4).for_each(block);
 }
 
 /// [`sum_across_s2_avx2`] for AVX-512: eight outputs a block, their even and odd taps
@@ -682,14 +675,7 @@ pub(crate) unsafe fn sum_across_s2_avx512<const KW: usize>(
             _mm256_storeu_ps(out.add(o), v);
         }
     };
-    let mut o = 0;
-    while o + 8 <= outputs {
-        block(o);
-        o += 8;
-    }
-    if o < outputs {
-        block(outputs - 8);
-    }
+    block_starts(outputs, 8).for_each(block);
 }
 
 /// Lanes `lo..hi` of 8 `f32` (or, widened, of 4 + 4 `f64`) set, the others clear.
@@ -1358,108 +1344,21 @@ impl MaxPlaneS1<'_> {
 /// rows first. A group of output rows takes its window rows' maxima column by column into
 /// slots of `tmp`, at `pad_left` between cells of -inf (which no window's maximum can
 /// differ by: every window reads a cell); then every output, cut by the padding or not, is
-/// the maximum of `kw` neighbours in its row's slot, 8 outputs a vector, the last one
-/// masked. A group's slots are all written before any is read back: read right after its
-/// (overlapping, unaligned) store, a vector waits for the store to retire. One pass over
-/// the rows first looks for NaN (then nothing is written) and -0.0. Whether a NaN, or a
-/// -0.0 in a chunk where some output is zero, was met: only then can the order of the fold
-/// show (which NaN, which zero), and the caller recomputes the chunk in row-major order.
+/// the maximum of `kw` neighbours in its row's slot, a vector of outputs at a time, the
+/// last one masked. A group's slots are all written before any is read back: read right
+/// after its (overlapping, unaligned) store, a vector waits for the store to retire. One
+/// pass over the rows first looks for NaN (then nothing is written) and -0.0. Whether a
+/// NaN, or a -0.0 in a chunk where some output is zero, was met: only then can the order
+/// of the fold show (which NaN, which zero), and the caller recomputes the chunk in
+/// row-major order.
 ///
 /// # Safety
 /// AVX2 is available; `p` describes rows inside the input and output as its fields say;
 /// `tmp.len() >= MAX_S1_GROUP * p.padded_len(8)`.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn max_plane_s1_avx2(p: &MaxPlaneS1, tmp: &mut [f32]) -> bool {
-    let len = p.padded_len(8);
-    debug_assert!(tmp.len() >= MAX_S1_GROUP * len && p.kw >= 1 && p.pad_left < p.kw);
-    let tmp = &mut tmp[..MAX_S1_GROUP * len];
-    tmp.fill(f32::NEG_INFINITY);
-    let t = tmp.as_mut_ptr();
-    // Lanes c..n of a vector from c, as the sign bits maskload and maskstore take.
-    let lanes = |c: usize, n: usize| {
-        let k = (n - c).min(8) as i32;
-        _mm256_cmpgt_epi32(
-            _mm256_set1_epi32(k),
-            _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-        )
-    };
-    let (neg_inf, sign) = (
-        _mm256_set1_ps(f32::NEG_INFINITY),
-        _mm256_set1_epi32(i32::MIN),
-    );
-    let (mut nan, mut negative_zero) = (_mm256_setzero_ps(), _mm256_setzero_si256());
-    for h in p.rows_read() {
-        for c in (0..p.width).step_by(8) {
-            // SAFETY: row h lies between rows of windows, inside the input; the lanes
-            // cover columns c..width (the rest read as 0.0).
-            let v = unsafe { _mm256_maskload_ps(p.line(h).add(c), lanes(c, p.width)) };
-            nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
-            let bits = _mm256_castps_si256(v);
-            negative_zero = _mm256_or_si256(negative_zero, _mm256_cmpeq_epi32(bits, sign));
-        }
-    }
-    if _mm256_movemask_ps(nan) != 0 {
-        return true;
-    }
-    let mut zeros = _mm256_setzero_ps();
-    for (g, rows) in p.rows.chunks(MAX_S1_GROUP).enumerate() {
-        for (r, row) in rows.iter().enumerate() {
-            let dst = t.wrapping_add(r * len + p.pad_left);
-            for c in (0..p.width).step_by(8) {
-                let mask = lanes(c, p.width);
-                let mut m = neg_inf;
-                for k in 0..row.taps {
-                    // SAFETY: a window row, inside the input; the lanes cover columns
-                    // c..width (the rest read as 0.0, replaced by -inf below).
-                    let v = unsafe {
-                        _mm256_maskload_ps(p.line(row.first + k * p.row_step).add(c), mask)
-                    };
-                    m = _mm256_max_ps(v, m);
-                }
-                let m = _mm256_blendv_ps(neg_inf, m, _mm256_castsi256_ps(mask));
-                // SAFETY: slot r < MAX_S1_GROUP of `len` cells, pad_left + c + 8 <= len.
-                unsafe { _mm256_storeu_ps(dst.add(c), m) };
-            }
-        }
-        for r in 0..rows.len() {
-            let src = t.wrapping_add(r * len);
-            // SAFETY: row g * MAX_S1_GROUP + r lies inside the output (the contract).
-            let o = unsafe { p.out.offset((g * MAX_S1_GROUP + r) as isize * p.out_stride) };
-            for c in (0..p.outputs).step_by(8) {
-                // SAFETY: slot r holds the windows of every vector of outputs.
-                let m = unsafe { max_neighbours_avx2(src.add(c), p.kw) };
-                if p.outputs - c >= 8 {
-                    zeros =
-                        _mm256_or_ps(zeros, _mm256_cmp_ps::<_CMP_EQ_OQ>(m, _mm256_setzero_ps()));
-                    // SAFETY: outputs c..c + 8 of row i.
-                    unsafe { _mm256_storeu_ps(o.add(c), m) };
-                } else {
-                    let mask = lanes(c, p.outputs);
-                    let zero = _mm256_cmp_ps::<_CMP_EQ_OQ>(m, _mm256_setzero_ps());
-                    zeros = _mm256_or_ps(zeros, _mm256_and_ps(zero, _mm256_castsi256_ps(mask)));
-                    // SAFETY: the lanes cover outputs c..outputs of row i.
-                    unsafe { _mm256_maskstore_ps(o.add(c), mask, m) };
-                }
-            }
-        }
-    }
-    _mm256_movemask_epi8(negative_zero) != 0 && _mm256_movemask_ps(zeros) != 0
-}
-
-/// The maxima of `kw` neighbours from each of 8 cells at `src`.
-///
-/// # Safety
-/// AVX2 is available; `src` holds `kw + 7` cells.
-#[inline(always)]
-unsafe fn max_neighbours_avx2(src: *const f32, kw: usize) -> __m256 {
-    // SAFETY: j + 8 <= kw + 7 cells (the contract).
-    unsafe {
-        let mut m = _mm256_loadu_ps(src);
-        for j in 1..kw {
-            m = _mm256_max_ps(_mm256_loadu_ps(src.add(j)), m);
-        }
-        m
-    }
+    // SAFETY: this function's contract.
+    unsafe { max_plane_s1::<Avx2>(p, tmp) }
 }
 
 /// [`max_plane_s1_avx2`] for AVX-512: 16 lanes, masks for the tails, NaN and -0.0 found by
@@ -1470,82 +1369,230 @@ unsafe fn max_neighbours_avx2(src: *const f32, kw: usize) -> __m256 {
 /// its fields say; `tmp.len() >= MAX_S1_GROUP * p.padded_len(16)`.
 #[target_feature(enable = "avx512f,avx512dq")]
 pub(crate) unsafe fn max_plane_s1_avx512(p: &MaxPlaneS1, tmp: &mut [f32]) -> bool {
-    const NAN: i32 = 0x01 | 0x80;
-    const NEGATIVE_ZERO: i32 = 0x04;
-    let len = p.padded_len(16);
+    // SAFETY: this function's contract.
+    unsafe { max_plane_s1::<Avx512>(p, tmp) }
+}
+
+/// The vector steps of the rows-first stride-1 max on one instruction set (inlined into
+/// its `#[target_feature]` entry point).
+trait MaxS1Steps {
+    /// Outputs a vector.
+    const LANES: usize;
+    /// `None` when a cell of the rows `p` reads is NaN; else whether one is -0.0.
+    ///
+    /// # Safety
+    /// The set is available; `p` describes rows inside the input.
+    unsafe fn specials(p: &MaxPlaneS1) -> Option<bool>;
+    /// The maxima of `row`'s window rows, column by column, into `dst`: `width` cells,
+    /// then -inf up to a whole vector.
+    ///
+    /// # Safety
+    /// The set is available; `row`'s rows lie inside the input; `dst` is valid for
+    /// `width` cells rounded up to whole vectors.
+    unsafe fn column_maxima(p: &MaxPlaneS1, row: &Window, dst: *mut f32);
+    /// `out[o]` = the maximum of `src[o..o + kw]` for `o < n`: whether one is zero.
+    ///
+    /// # Safety
+    /// The set is available; `src` holds `n` rounded up to whole vectors `+ kw - 1` cells,
+    /// `out` `n`.
+    unsafe fn across(src: *const f32, kw: usize, n: usize, out: *mut f32) -> bool;
+}
+
+/// [`max_plane_s1_avx2`]'s body, on the set `S`.
+///
+/// # Safety
+/// As for [`max_plane_s1_avx2`], with `S`'s set and lanes.
+#[inline(always)]
+unsafe fn max_plane_s1<S: MaxS1Steps>(p: &MaxPlaneS1, tmp: &mut [f32]) -> bool {
+    let len = p.padded_len(S::LANES);
     debug_assert!(tmp.len() >= MAX_S1_GROUP * len && p.kw >= 1 && p.pad_left < p.kw);
     let tmp = &mut tmp[..MAX_S1_GROUP * len];
     tmp.fill(f32::NEG_INFINITY);
     let t = tmp.as_mut_ptr();
-    // One pass looks for both classes, a second tells them apart when one was met.
     // SAFETY: `p` describes rows inside the input (the contract).
-    let negative_zero = unsafe { classes_met::<{ NAN | NEGATIVE_ZERO }>(p) } && {
-        // SAFETY: as above.
-        if unsafe { classes_met::<NAN>(p) } {
-            return true;
-        }
-        true
+    let Some(negative_zero) = (unsafe { S::specials(p) }) else {
+        return true;
     };
-    let neg_inf = _mm512_set1_ps(f32::NEG_INFINITY);
-    let mut zeros: __mmask16 = 0;
+    let mut zero = false;
     for (g, rows) in p.rows.chunks(MAX_S1_GROUP).enumerate() {
         for (r, row) in rows.iter().enumerate() {
-            let dst = t.wrapping_add(r * len + p.pad_left);
+            // SAFETY: a window's rows lie inside the input; slot r < MAX_S1_GROUP holds
+            // `len` cells, pad_left + width rounded up to whole vectors at most.
+            unsafe { S::column_maxima(p, row, t.add(r * len + p.pad_left)) };
+        }
+        for r in 0..rows.len() {
+            // SAFETY: row g * MAX_S1_GROUP + r lies inside the output (the contract), and
+            // slot r holds the windows of every vector of its outputs.
+            zero |= unsafe {
+                let o = p.out.offset((g * MAX_S1_GROUP + r) as isize * p.out_stride);
+                S::across(t.add(r * len), p.kw, p.outputs, o)
+            };
+        }
+    }
+    negative_zero && zero
+}
+
+/// [`MaxS1Steps`] with AVX2.
+struct Avx2;
+
+impl Avx2 {
+    /// Lanes `c..n` of a vector from `c`, as the sign bits maskload and maskstore take.
+    ///
+    /// # Safety
+    /// AVX2 is available.
+    #[inline(always)]
+    unsafe fn lanes(c: usize, n: usize) -> __m256i {
+        let k = (n - c).min(8) as i32;
+        // SAFETY: AVX2 is available (the contract).
+        unsafe {
+            _mm256_cmpgt_epi32(
+                _mm256_set1_epi32(k),
+                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
+            )
+        }
+    }
+}
+
+impl MaxS1Steps for Avx2 {
+    const LANES: usize = 8;
+
+    #[inline(always)]
+    unsafe fn specials(p: &MaxPlaneS1) -> Option<bool> {
+        // SAFETY: AVX2 is available; row h lies between rows of windows, inside the input;
+        // the lanes cover columns c..width (the rest read as 0.0).
+        unsafe {
+            let sign = _mm256_set1_epi32(i32::MIN);
+            let (mut nan, mut negative_zero) = (_mm256_setzero_ps(), _mm256_setzero_si256());
+            for h in p.rows_read() {
+                for c in (0..p.width).step_by(8) {
+                    let v = _mm256_maskload_ps(p.line(h).add(c), Self::lanes(c, p.width));
+                    nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
+                    let bits = _mm256_castps_si256(v);
+                    negative_zero = _mm256_or_si256(negative_zero, _mm256_cmpeq_epi32(bits, sign));
+                }
+            }
+            (_mm256_movemask_ps(nan) == 0).then(|| _mm256_movemask_epi8(negative_zero) != 0)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn column_maxima(p: &MaxPlaneS1, row: &Window, dst: *mut f32) {
+        // SAFETY: AVX2 is available; a window row lies inside the input, the lanes cover
+        // columns c..width (the rest read as 0.0, replaced by -inf); dst holds c + 8.
+        unsafe {
+            let neg_inf = _mm256_set1_ps(f32::NEG_INFINITY);
+            for c in (0..p.width).step_by(8) {
+                let mask = Self::lanes(c, p.width);
+                let mut m = neg_inf;
+                for k in 0..row.taps {
+                    let v = _mm256_maskload_ps(p.line(row.first + k * p.row_step).add(c), mask);
+                    m = _mm256_max_ps(v, m);
+                }
+                let m = _mm256_blendv_ps(neg_inf, m, _mm256_castsi256_ps(mask));
+                _mm256_storeu_ps(dst.add(c), m);
+            }
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn across(src: *const f32, kw: usize, n: usize, out: *mut f32) -> bool {
+        // SAFETY: AVX2 is available; cells c..c + kw + 7 of `src`; the lanes (a whole
+        // vector, or those of the mask) cover outputs c..n.
+        unsafe {
+            let mut zeros = _mm256_setzero_ps();
+            for c in (0..n).step_by(8) {
+                let mut m = _mm256_loadu_ps(src.add(c));
+                for j in 1..kw {
+                    m = _mm256_max_ps(_mm256_loadu_ps(src.add(c + j)), m);
+                }
+                let zero = _mm256_cmp_ps::<_CMP_EQ_OQ>(m, _mm256_setzero_ps());
+                if n - c >= 8 {
+                    zeros = _mm256_or_ps(zeros, zero);
+                    _mm256_storeu_ps(out.add(c), m);
+                } else {
+                    let mask = Self::lanes(c, n);
+                    zeros = _mm256_or_ps(zeros, _mm256_and_ps(zero, _mm256_castsi256_ps(mask)));
+                    _mm256_maskstore_ps(out.add(c), mask, m);
+                }
+            }
+            _mm256_movemask_ps(zeros) != 0
+        }
+    }
+}
+
+/// [`MaxS1Steps`] with AVX-512F and AVX-512DQ.
+struct Avx512;
+
+impl Avx512 {
+    /// `fpclass` classes: quiet and signalling NaN; -0.0.
+    const NAN: i32 = 0x01 | 0x80;
+    const NEGATIVE_ZERO: i32 = 0x04;
+
+    /// Whether a cell of the rows `p` reads falls in the classes `CLASS`.
+    ///
+    /// # Safety
+    /// AVX-512F and AVX-512DQ are available; `p` describes rows inside the input.
+    #[inline(always)]
+    unsafe fn classes_met<const CLASS: i32>(p: &MaxPlaneS1) -> bool {
+        let mut met: __mmask16 = 0;
+        for h in p.rows_read() {
+            for c in (0..p.width).step_by(16) {
+                // SAFETY: row h lies between rows of windows, inside the input (the
+                // contract); the lanes cover columns c..width.
+                let v = unsafe { _mm512_maskz_loadu_ps(lanes16(c, p.width), p.line(h).add(c)) };
+                met |= _mm512_fpclass_ps_mask::<CLASS>(v);
+            }
+        }
+        met != 0
+    }
+}
+
+impl MaxS1Steps for Avx512 {
+    const LANES: usize = 16;
+
+    #[inline(always)]
+    unsafe fn specials(p: &MaxPlaneS1) -> Option<bool> {
+        // One pass looks for both classes, a second tells them apart when one was met.
+        // SAFETY: the trait's contract.
+        unsafe {
+            if !Self::classes_met::<{ Self::NAN | Self::NEGATIVE_ZERO }>(p) {
+                return Some(false);
+            }
+            (!Self::classes_met::<{ Self::NAN }>(p)).then_some(true)
+        }
+    }
+
+    #[inline(always)]
+    unsafe fn column_maxima(p: &MaxPlaneS1, row: &Window, dst: *mut f32) {
+        // SAFETY: AVX-512F is available; a window row lies inside the input, the lanes
+        // cover columns c..width (the rest read as -inf); dst holds c + 16.
+        unsafe {
+            let neg_inf = _mm512_set1_ps(f32::NEG_INFINITY);
             for c in (0..p.width).step_by(16) {
                 let mask = lanes16(c, p.width);
                 let mut m = neg_inf;
                 for k in 0..row.taps {
-                    // SAFETY: a window row, inside the input; the lanes cover columns
-                    // c..width (the rest read as -inf).
-                    let v = unsafe {
-                        _mm512_mask_loadu_ps(
-                            neg_inf,
-                            mask,
-                            p.line(row.first + k * p.row_step).add(c),
-                        )
-                    };
-                    m = _mm512_max_ps(v, m);
+                    let line = p.line(row.first + k * p.row_step);
+                    m = _mm512_max_ps(_mm512_mask_loadu_ps(neg_inf, mask, line.add(c)), m);
                 }
-                // SAFETY: slot r < MAX_S1_GROUP of `len` cells, pad_left + c + 16 <= len;
-                // lanes past the row hold -inf.
-                unsafe { _mm512_storeu_ps(dst.add(c), m) };
+                _mm512_storeu_ps(dst.add(c), m);
             }
         }
-        for r in 0..rows.len() {
-            let src = t.wrapping_add(r * len);
-            // SAFETY: row g * MAX_S1_GROUP + r lies inside the output (the contract).
-            let o = unsafe { p.out.offset((g * MAX_S1_GROUP + r) as isize * p.out_stride) };
-            // SAFETY: slot r holds `len` cells, the windows of every vector of outputs; the
-            // lanes cover the outputs of row i.
-            zeros |= unsafe {
-                match p.kw {
-                    2 => max_across_avx512::<2>(src, p.kw, p.outputs, o),
-                    3 => max_across_avx512::<3>(src, p.kw, p.outputs, o),
-                    5 => max_across_avx512::<5>(src, p.kw, p.outputs, o),
-                    _ => max_across_avx512::<0>(src, p.kw, p.outputs, o),
-                }
-            };
-        }
     }
-    negative_zero && zeros != 0
-}
 
-/// Whether a cell of the rows `p` reads falls in the `fpclass` classes `CLASS`.
-///
-/// # Safety
-/// AVX-512F and AVX-512DQ are available; `p` describes rows inside the input.
-#[inline(always)]
-unsafe fn classes_met<const CLASS: i32>(p: &MaxPlaneS1) -> bool {
-    let mut met: __mmask16 = 0;
-    for h in p.rows_read() {
-        for c in (0..p.width).step_by(16) {
-            // SAFETY: row h lies between rows of windows, inside the input (the contract);
-            // the lanes cover columns c..width.
-            let v = unsafe { _mm512_maskz_loadu_ps(lanes16(c, p.width), p.line(h).add(c)) };
-            met |= _mm512_fpclass_ps_mask::<CLASS>(v);
-        }
+    #[inline(always)]
+    unsafe fn across(src: *const f32, kw: usize, n: usize, out: *mut f32) -> bool {
+        // SAFETY: the trait's contract.
+        let zeros = unsafe {
+            match kw {
+                2 => max_across_avx512::<2>(src, kw, n, out),
+                3 => max_across_avx512::<3>(src, kw, n, out),
+                5 => max_across_avx512::<5>(src, kw, n, out),
+                _ => max_across_avx512::<0>(src, kw, n, out),
+            }
+        };
+        zeros != 0
     }
-    met != 0
 }
 
 /// Lanes `c..n` of a vector of 16 from `c`.
