@@ -46,9 +46,9 @@ pub enum Kernel {
         stride: usize,
     },
     /// Channels-first max: each input row folded across once into a ring shared by
-    /// overlapping windows, then the rows of each window folded down (with AVX-512 and
-    /// stride 2: each window's rows maxed down first, then across), NaN-free with an
-    /// exact fallback. `width` and `stride` are the window width and horizontal stride it
+    /// overlapping windows, then the rows of each window folded down (for `f32` with
+    /// AVX-512 or AVX2, at stride 1 or 2: each window's rows maxed down first, then
+    /// across), NaN-free with an exact fallback. `width` and `stride` are the window width and horizontal stride it
     /// is specialised for (`max_rows_w3_s2` for ResNet's and AlexNet's 3x3 stride 2); 0:
     /// any.
     MaxRows {
