@@ -395,6 +395,27 @@ fn max_rows(width: usize, stride: usize, dilation: usize) -> Kernel {
     }
 }
 
+/// Stride-1 max windows far wider than their rows (SAME padding of a huge window): the
+/// rows-first path pads each row with a window's width of -inf, so these go to the ring,
+/// which cuts windows to the row (the fuzzer found the buffer's size overflowing).
+#[test]
+fn stride1_max_of_windows_far_wider_than_the_row() {
+    let x = input::<f32>(&[2, 3, 13], 7, true, false);
+    for width in [100, 5000] {
+        for padding in [Padding::Same, Padding::SameLower] {
+            let spec = PoolSpec::max((3, width)).stride((2, 1)).padding(padding);
+            check(
+                &x,
+                &spec,
+                Kernel::MaxRows {
+                    width: 0,
+                    stride: 0,
+                },
+            );
+        }
+    }
+}
+
 /// The plane kernels read rows through a raw pointer and the row stride: views whose rows
 /// run backwards, or are a slice of wider rows, take the same kernels and must agree.
 #[test]

@@ -723,6 +723,12 @@ fn max_plane_s1<T: Element>(
     }
     T::as_f32(&[])?;
     let g = plan.cols.geometry?;
+    // Rows padded on the scale of the plane: a window far wider than its row goes to the
+    // ring, which cuts it to the row.
+    let modest = x.cols.saturating_mul(4).saturating_add(256);
+    let lanes = rows_first_lanes(isa);
+    let slot = x86::MaxPlaneS1::slot_len(lanes, x.cols, kw, g.pad_begin, out.ncols())
+        .filter(|&slot| slot <= modest)?;
     let p = x86::MaxPlaneS1 {
         // SAFETY: row 0 of a non-empty plane (windows exist) is inside it.
         x: unsafe { x.row(0) }.cast::<f32>(),
@@ -735,8 +741,9 @@ fn max_plane_s1<T: Element>(
         outputs: out.ncols(),
         out: out.as_mut_ptr().cast::<f32>(),
         out_stride: out.strides()[0],
+        slot,
     };
-    let len = x86::MAX_S1_GROUP * p.padded_len(rows_first_lanes(isa));
+    let len = x86::MAX_S1_GROUP * slot;
     scratch
         .elems
         .resize(scratch.elems.len().max(len), T::zero());
@@ -745,7 +752,7 @@ fn max_plane_s1<T: Element>(
     // above); the plan's windows lie inside the plane (stride and dilation 1: window o
     // starts at column o - pad_begin, cut to the row, and every window reads a cell, so
     // pad_begin < kw); `out` holds windows.len() rows of out.ncols() contiguous cells;
-    // `tmp` holds MAX_S1_GROUP slots of padded_len cells for the set's lanes.
+    // `slot` is slot_len for the set's lanes, and `tmp` holds MAX_S1_GROUP slots.
     Some(!unsafe {
         match isa {
             Isa::Avx512 => x86::max_plane_s1_avx512(&p, tmp),

@@ -1310,18 +1310,28 @@ pub(crate) struct MaxPlaneS1<'a> {
     /// Output row `i` is contiguous from `out + i * out_stride`.
     pub out: *mut f32,
     pub out_stride: isize,
+    /// Cells of an output row's slot in the buffer: [`MaxPlaneS1::slot_len`] or more.
+    pub slot: usize,
 }
 
 /// Output rows whose column maxima the rows-first stride-1 max keeps at once.
 pub(crate) const MAX_S1_GROUP: usize = 8;
 
 impl MaxPlaneS1<'_> {
-    /// Cells of one row's slot in the buffer of the rows-first stride-1 max with vectors of
-    /// `lanes`: the row at `pad_left`, rounded up to whole vectors, and every window of
-    /// every vector of outputs.
-    pub fn padded_len(&self, lanes: usize) -> usize {
-        let vectors = |n: usize| n.div_ceil(lanes) * lanes;
-        (self.pad_left + vectors(self.width)).max(vectors(self.outputs) + self.kw - 1)
+    /// Cells of one output row's slot in the buffer of the rows-first stride-1 max with
+    /// vectors of `lanes`: the row at `pad_left`, rounded up to whole vectors, and every
+    /// window of every vector of outputs (`None` past `usize`).
+    pub fn slot_len(
+        lanes: usize,
+        width: usize,
+        kw: usize,
+        pad_left: usize,
+        outputs: usize,
+    ) -> Option<usize> {
+        let vectors = |n: usize| n.div_ceil(lanes).checked_mul(lanes);
+        let row = pad_left.checked_add(vectors(width)?)?;
+        let windows = vectors(outputs)?.checked_add(kw.checked_sub(1)?)?;
+        Some(row.max(windows))
     }
 
     /// The rows the windows read, and with dilation the rows between them.
@@ -1354,7 +1364,7 @@ impl MaxPlaneS1<'_> {
 ///
 /// # Safety
 /// AVX2 is available; `p` describes rows inside the input and output as its fields say;
-/// `tmp.len() >= MAX_S1_GROUP * p.padded_len(8)`.
+/// `p.slot` is at least `slot_len` for 8 lanes, and `tmp.len() >= MAX_S1_GROUP * p.slot`.
 #[target_feature(enable = "avx2,fma")]
 pub(crate) unsafe fn max_plane_s1_avx2(p: &MaxPlaneS1, tmp: &mut [f32]) -> bool {
     // SAFETY: this function's contract.
@@ -1366,7 +1376,8 @@ pub(crate) unsafe fn max_plane_s1_avx2(p: &MaxPlaneS1, tmp: &mut [f32]) -> bool 
 ///
 /// # Safety
 /// AVX-512F and AVX-512DQ are available; `p` describes rows inside the input and output as
-/// its fields say; `tmp.len() >= MAX_S1_GROUP * p.padded_len(16)`.
+/// its fields say; `p.slot` is at least `slot_len` for 16 lanes, and `tmp.len() >=
+/// MAX_S1_GROUP * p.slot`.
 #[target_feature(enable = "avx512f,avx512dq")]
 pub(crate) unsafe fn max_plane_s1_avx512(p: &MaxPlaneS1, tmp: &mut [f32]) -> bool {
     // SAFETY: this function's contract.
@@ -1404,8 +1415,12 @@ trait MaxS1Steps {
 /// As for [`max_plane_s1_avx2`], with `S`'s set and lanes.
 #[inline(always)]
 unsafe fn max_plane_s1<S: MaxS1Steps>(p: &MaxPlaneS1, tmp: &mut [f32]) -> bool {
-    let len = p.padded_len(S::LANES);
-    debug_assert!(tmp.len() >= MAX_S1_GROUP * len && p.kw >= 1 && p.pad_left < p.kw);
+    let len = p.slot;
+    debug_assert!(
+        Some(len) >= MaxPlaneS1::slot_len(S::LANES, p.width, p.kw, p.pad_left, p.outputs)
+            && tmp.len() >= MAX_S1_GROUP * len
+            && p.pad_left < p.kw
+    );
     let tmp = &mut tmp[..MAX_S1_GROUP * len];
     tmp.fill(f32::NEG_INFINITY);
     let t = tmp.as_mut_ptr();
