@@ -249,27 +249,16 @@ pub(crate) unsafe fn pool_columns<T: Element, R: Reduce<T>>(
     oh0: usize,
     scratch: &mut Scratch<T>,
 ) -> bool {
-    let Some(g) = plan.cols.geometry else {
-        return true;
-    };
-    let (stride, kw, dw, n) = (g.stride, g.kernel, g.dilation, full.len());
-    // The cells the whole windows read, from the first whole window's first.
-    let span = if n == 0 {
-        0
-    } else {
-        (n - 1) * stride + (kw - 1) * dw + 1
-    };
     // Taken out of the scratch (and put back) so that its row buffer can be lent too.
     let mut buffer = std::mem::take(R::buffer(scratch));
-    buffer.clear();
-    buffer.resize(span + n, r.init());
-    let clean = columns_into(r, plan, &full, x, out, oh0, &mut buffer, &mut scratch.row);
+    // SAFETY: this function's contract.
+    let clean = unsafe { columns_into(r, plan, &full, x, out, oh0, &mut buffer, &mut scratch.row) };
     *R::buffer(scratch) = buffer;
     clean
 }
 
-/// [`pool_columns`]' body, with its buffers: `buffer` holds the row of column folds and
-/// the row of window folds.
+/// [`pool_columns`]' body, with its buffers: `buffer` is sized here to hold the row of
+/// column folds and the row of window folds.
 ///
 /// # Safety
 /// As for [`pool_columns`].
@@ -282,7 +271,7 @@ unsafe fn columns_into<T: Element, R: Reduce<T>>(
     x: Plane<T>,
     mut out: ArrayViewMut2<Uninit<T>>,
     oh0: usize,
-    buffer: &mut [R::Acc],
+    buffer: &mut Vec<R::Acc>,
     row_buffer: &mut Vec<Uninit<T>>,
 ) -> bool {
     let Some(g) = plan.cols.geometry else {
@@ -291,8 +280,14 @@ unsafe fn columns_into<T: Element, R: Reduce<T>>(
     let (stride, kw, dw, n) = (g.stride, g.kernel, g.dilation, full.len());
     // The cells the whole windows read: base .. base + span.
     let base = plan.cols.windows.get(full.start).map_or(0, |w| w.first);
-    let (down, folds) = buffer.split_at_mut(buffer.len() - n);
-    let span = down.len();
+    let span = if n == 0 {
+        0
+    } else {
+        (n - 1) * stride + (kw - 1) * dw + 1
+    };
+    buffer.clear();
+    buffer.resize(span + n, r.init());
+    let (down, folds) = buffer.split_at_mut(span);
     let windows = &plan.rows.windows[oh0..oh0 + out.nrows()];
     for (row, mut out_row) in windows.iter().zip(out.rows_mut()) {
         let o = row_cells(&mut out_row, row_buffer);

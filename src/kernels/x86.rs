@@ -1450,24 +1450,6 @@ unsafe fn max_plane_s1<S: MaxS1Steps>(p: &MaxPlaneS1, tmp: &mut [f32]) -> bool {
 /// [`MaxS1Steps`] with AVX2.
 struct Avx2;
 
-impl Avx2 {
-    /// Lanes `c..n` of a vector from `c`, as the sign bits maskload and maskstore take.
-    ///
-    /// # Safety
-    /// AVX2 is available.
-    #[inline(always)]
-    unsafe fn lanes(c: usize, n: usize) -> __m256i {
-        let k = (n - c).min(8) as i32;
-        // SAFETY: AVX2 is available (the contract).
-        unsafe {
-            _mm256_cmpgt_epi32(
-                _mm256_set1_epi32(k),
-                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7),
-            )
-        }
-    }
-}
-
 impl MaxS1Steps for Avx2 {
     const LANES: usize = 8;
 
@@ -1480,7 +1462,7 @@ impl MaxS1Steps for Avx2 {
             let (mut nan, mut negative_zero) = (_mm256_setzero_ps(), _mm256_setzero_si256());
             for h in p.rows_read() {
                 for c in (0..p.width).step_by(8) {
-                    let v = _mm256_maskload_ps(p.line(h).add(c), Self::lanes(c, p.width));
+                    let v = _mm256_maskload_ps(p.line(h).add(c), lanes_between(0, p.width - c));
                     nan = _mm256_or_ps(nan, _mm256_cmp_ps::<_CMP_UNORD_Q>(v, v));
                     let bits = _mm256_castps_si256(v);
                     negative_zero = _mm256_or_si256(negative_zero, _mm256_cmpeq_epi32(bits, sign));
@@ -1497,7 +1479,7 @@ impl MaxS1Steps for Avx2 {
         unsafe {
             let neg_inf = _mm256_set1_ps(f32::NEG_INFINITY);
             for c in (0..p.width).step_by(8) {
-                let mask = Self::lanes(c, p.width);
+                let mask = lanes_between(0, p.width - c);
                 let mut m = neg_inf;
                 for k in 0..row.taps {
                     let v = _mm256_maskload_ps(p.line(row.first + k * p.row_step).add(c), mask);
@@ -1525,7 +1507,7 @@ impl MaxS1Steps for Avx2 {
                     zeros = _mm256_or_ps(zeros, zero);
                     _mm256_storeu_ps(out.add(c), m);
                 } else {
-                    let mask = Self::lanes(c, n);
+                    let mask = lanes_between(0, n - c);
                     zeros = _mm256_or_ps(zeros, _mm256_and_ps(zero, _mm256_castsi256_ps(mask)));
                     _mm256_maskstore_ps(out.add(c), mask, m);
                 }
