@@ -16,10 +16,11 @@ pub(crate) fn to_channels_last<T: Element>(sample: &[T], c: usize, plane: usize,
     // line a plane apart, and the transpose took 3.5 ns a cell on 256 x 13 x 13 maps.
     const TILE: usize = 16;
     let copy = |out: &mut [T], channels: Range<usize>, positions: Range<usize>| {
-        for c0 in channels.clone().step_by(TILE) {
-            let c1 = (c0 + TILE).min(channels.end);
-            for p0 in positions.clone().step_by(TILE) {
-                let p1 = (p0 + TILE).min(positions.end);
+        // Positions outer, as for the vector tiles.
+        for p0 in positions.clone().step_by(TILE) {
+            let p1 = (p0 + TILE).min(positions.end);
+            for c0 in channels.clone().step_by(TILE) {
+                let c1 = (c0 + TILE).min(channels.end);
                 if c1 - c0 == TILE && p1 - p0 == TILE {
                     // Whole tiles with fixed sizes: no bounds checks or calls inside.
                     let tile: [[T; TILE]; TILE] = std::array::from_fn(|i| {
@@ -57,8 +58,11 @@ fn vector_tiles<T: Element>(sample: &[T], c: usize, plane: usize, out: &mut [T])
         return (0, 0);
     }
     let (c_done, p_done) = (c - c % 8, plane - plane % 8);
-    for c0 in (0..c_done).step_by(8) {
-        for p0 in (0..p_done).step_by(8) {
+    // Positions outer: the tiles of one pass then write whole destination lines in turn.
+    // Channels outer, a pass wrote a piece of every position's line, lines a channel count
+    // apart that share a few cache sets: 6x the time on 256 x 13 x 13 maps (AMD Zen 5).
+    for p0 in (0..p_done).step_by(8) {
+        for c0 in (0..c_done).step_by(8) {
             // SAFETY: AVX2 was detected (`Isa::available`); rows c0..c0 + 8 of the source
             // from cell p0, and rows p0..p0 + 8 of the destination from cell c0, hold 8
             // cells each inside the slices (c0 + 8 <= c, p0 + 8 <= plane).
