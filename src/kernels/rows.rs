@@ -670,7 +670,6 @@ fn max_plane_s2<T: Element, const KW: usize>(
         // SAFETY: row 0 of a non-empty plane (windows exist) is inside it.
         x: unsafe { x.row(0) }.cast::<f32>(),
         x_stride: x.row_stride(),
-        x_rows: x.rows,
         rows: windows,
         row_step: plan.rows.step,
         prefetch_stride: scratch.streaming.then_some(rg.stride),
