@@ -342,11 +342,16 @@ impl SumPlane<'_> {
         )
     }
 
-    /// Widens the input rows output row `i`'s window needs into `ring` (slot `h %
-    /// SUM_RING_ROWS`, tagged in `held`), unless held already, and returns where they
-    /// start, top to bottom, in the first `taps` entries.
+    /// Widens the input rows output row `i`'s window needs into the ring at `ring` (slot
+    /// `h % SUM_RING_ROWS`, tagged in `held`), unless held already, and returns where they
+    /// start, top to bottom, in the first `taps` entries. With `ahead`, row `i + 1`'s rows
+    /// are widened too when they fit beside them: a row then sits a whole output row
+    /// between its stores and its first loads (for AVX-512 on AMD Zen 5, 0.92x the time on
+    /// B4; loaded right after, a block waited on store forwarding. AVX2's stores there
+    /// forward well, and it took 1.12x the time this way).
     ///
     /// # Safety
+    /// `ring` is valid for [`SUM_RING_ROWS`] rows of [`ring_len`](Self::ring_len) cells;
     /// `widen(src, dst)` reads `width` cells from `src` and writes them as `f64`s, padded
     /// by `pad` zeros in front, from `dst`, within `ring_len` cells; input rows of the
     /// windows are inside the input.
@@ -354,29 +359,46 @@ impl SumPlane<'_> {
     unsafe fn rows_of(
         &self,
         i: usize,
-        ring: &mut [f64],
+        ring: *mut f64,
         held: &mut [usize; SUM_RING_ROWS],
         widen: impl Fn(*const f32, *mut f64),
+        ahead: bool,
     ) -> [*const f64; SUM_RING_ROWS] {
-        let w = self.windows[i];
         let len = self.ring_len();
-        let mut rows = [std::ptr::null(); SUM_RING_ROWS];
-        for (t, row) in rows.iter_mut().enumerate() {
-            if t >= w.taps {
-                break;
+        let mut hold = |j: usize| {
+            let w = self.windows[j];
+            let mut rows = [std::ptr::null(); SUM_RING_ROWS];
+            for (t, row) in rows.iter_mut().enumerate().take(w.taps) {
+                let h = w.first + t;
+                let slot = h % SUM_RING_ROWS;
+                // The slot lies inside the ring (this function's contract).
+                let cells = ring.wrapping_add(slot * len);
+                if held[slot] != h {
+                    held[slot] = h;
+                    // SAFETY: row h is inside the input (this function's contract); the
+                    // padded row lies inside the slot.
+                    widen(unsafe { self.x.offset(h as isize * self.x_stride) }, cells);
+                }
+                *row = cells.cast_const();
             }
-            let h = w.first + t;
-            let slot = h % SUM_RING_ROWS;
-            let cells = ring[slot * len..].as_mut_ptr();
-            if held[slot] != h {
-                held[slot] = h;
-                // SAFETY: row h is inside the input (this function's contract); the padded
-                // row lies inside the slot.
-                widen(unsafe { self.x.offset(h as isize * self.x_stride) }, cells);
-            }
-            *row = cells;
+            rows
+        };
+        let rows = hold(i);
+        if ahead && self.next_fits(i) {
+            // Row i's rows keep their slots: row i + 1's lie among the same ring rows.
+            hold(i + 1);
         }
         rows
+    }
+
+    /// Whether output rows `i` and `i + 1`'s windows lie within [`SUM_RING_ROWS`] input
+    /// rows, so that both are held in the ring at once.
+    #[inline(always)]
+    fn next_fits(&self, i: usize) -> bool {
+        let (Some(a), Some(b)) = (self.windows.get(i), self.windows.get(i + 1)) else {
+            return false;
+        };
+        b.first >= a.first && b.first + b.taps <= a.first + SUM_RING_ROWS
     }
 }
 
@@ -399,6 +421,8 @@ pub(crate) unsafe fn sum_plane_avx512<const KW: usize>(
     held: &mut [usize; SUM_RING_ROWS],
 ) {
     debug_assert!((1..=8).contains(&KW) && ring.len() >= SUM_RING_ROWS * p.ring_len());
+    // One pointer for the ring: the rows handed out stay valid while others are widened.
+    let ring = ring.as_mut_ptr();
     let mask = |lo: usize, hi: usize| (((1u32 << hi) - 1) & !((1u32 << lo) - 1)) as u16;
     let blocks = p.blocks(16);
     let head = blocks.head.map(|(k, lo, hi)| (k, mask(lo, hi)));
@@ -438,8 +462,9 @@ pub(crate) unsafe fn sum_plane_avx512<const KW: usize>(
         }
     };
     for i in 0..p.windows.len() {
-        // SAFETY: `widen` keeps to the slot (above); the windows are inside the input.
-        let rows = unsafe { p.rows_of(i, ring, held, widen) };
+        // SAFETY: the ring is as this function's contract says; `widen` keeps to the slot
+        // (above); the windows are inside the input.
+        let rows = unsafe { p.rows_of(i, ring, held, widen, true) };
         let (scale, out) = p.output_row(i);
         // SAFETY: the rows hold `ring_len` cells, `scale` and `out` `outputs` each.
         unsafe {
@@ -544,6 +569,8 @@ pub(crate) unsafe fn sum_plane_avx2<const KW: usize>(
     held: &mut [usize; SUM_RING_ROWS],
 ) {
     debug_assert!((1..=4).contains(&KW) && ring.len() >= SUM_RING_ROWS * p.ring_len());
+    // One pointer for the ring: the rows handed out stay valid while others are widened.
+    let ring = ring.as_mut_ptr();
     let blocks = p.blocks(8);
     let head = blocks.head.map(|(k, lo, hi)| (k, lanes_between(lo, hi)));
     let tail = blocks.tail.map(|(k, lo, hi)| (k, lanes_between(lo, hi)));
@@ -576,7 +603,7 @@ pub(crate) unsafe fn sum_plane_avx2<const KW: usize>(
     };
     for i in 0..p.windows.len() {
         // SAFETY: as for the AVX-512 version.
-        let rows = unsafe { p.rows_of(i, ring, held, widen) };
+        let rows = unsafe { p.rows_of(i, ring, held, widen, false) };
         let (scale, out) = p.output_row(i);
         // SAFETY: as for the AVX-512 version.
         unsafe {
