@@ -1152,6 +1152,11 @@ unsafe fn max_rows_s2_avx2<const KW: usize, const LINES: usize>(
     special || _mm256_movemask_ps(unordered) != 0
 }
 
+/// How far ahead, in output rows, [`max_plane_s2`] asks for the rows of inputs beyond the
+/// caches: 8 took B8 0.65-0.69x the time of 2, the distance before (one thread, AMD Zen 5),
+/// and B8 then took about as long as a plain read of its input (1.6 ms against 1.4-1.6).
+const PREFETCH_OUTPUT_ROWS: usize = 8;
+
 /// The output rows of one plane chunk for [`max_plane_s2_avx2`].
 pub(crate) struct MaxPlaneS2<'a> {
     /// Input row `h` starts at `x + h * x_stride`.
@@ -1798,11 +1803,6 @@ pub(crate) unsafe fn transpose_8x8_avx2(
         unsafe { _mm256_storeu_ps(dst.add(j * dst_stride), v) };
     }
 }
-
-/// How far ahead, in output rows, [`max_plane_s2`] asks for the rows of inputs beyond the
-/// caches: 8 took B8 0.65-0.69x the time of 2, the distance before (one thread, AMD Zen 5),
-/// and the input then streams at about two thirds of a plain read's rate.
-const PREFETCH_OUTPUT_ROWS: usize = 8;
 
 /// Asks for the `len` cells from `row` to be brought into the cache: the rows an output
 /// row will read next, so that main-memory latency overlaps this row's work.
