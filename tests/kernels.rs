@@ -57,26 +57,34 @@ fn check<T: Element>(x: &ArrayD<T>, spec: &PoolSpec, kernel: Kernel) {
             &magnitude,
             &format!("{what} {isa:?}"),
         );
-        // Two sentinel-filled outputs: every axis strided (kernels write through a row
-        // buffer), and rows strided with contiguous cells one in from each row's start
-        // (kernels write straight into the rows); sentinels around every output cell or
-        // row catch a stray or missing write.
-        for contiguous_rows in [false, true] {
+        // Three sentinel-filled outputs: every axis strided (kernels write through a row
+        // buffer); rows strided with contiguous cells one in from each row's start
+        // (kernels write straight into the rows); and whole contiguous planes, every other
+        // one (kernels write each plane as one line). Sentinels around every output cell,
+        // row or plane catch a stray or missing write.
+        for layout in [Out::Strided, Out::ContiguousRows, Out::ContiguousPlanes] {
+            let contiguous_rows = layout == Out::ContiguousRows;
             let sentinel = T::from(-7777.25).unwrap();
-            let big: Vec<usize> = want.shape().iter().map(|&s| 2 * s + 1).collect();
+            let last = want.ndim() - 1;
+            // Axes of the plane in a contiguous-planes output: the two last.
+            let in_plane = |ax: usize| layout == Out::ContiguousPlanes && ax + 1 >= last;
+            let big: Vec<usize> = (want.shape().iter().enumerate())
+                .map(|(ax, &s)| if in_plane(ax) { s } else { 2 * s + 1 })
+                .collect();
             let mut buffer = ArrayD::from_elem(IxDyn(&big), sentinel);
             let mut view = buffer.view_mut();
-            let last = view.ndim() - 1;
             let inside = |ax: usize, c: usize| {
                 if contiguous_rows && ax == last {
                     (1..=want.shape()[ax]).contains(&c)
                 } else {
-                    c % 2 == 1
+                    in_plane(ax) || c % 2 == 1
                 }
             };
             for ax in 0..view.ndim() {
                 let slice = if contiguous_rows && ax == last {
                     Slice::new(1, Some(1 + want.shape()[ax] as isize), 1)
+                } else if in_plane(ax) {
+                    Slice::from(..)
                 } else {
                     Slice::new(1, None, 2)
                 };
@@ -92,6 +100,8 @@ fn check<T: Element>(x: &ArrayD<T>, spec: &PoolSpec, kernel: Kernel) {
                         .map(|(ax, &c)| {
                             if contiguous_rows && ax == last {
                                 c - 1
+                            } else if in_plane(ax) {
+                                c
                             } else {
                                 c / 2
                             }
@@ -104,18 +114,26 @@ fn check<T: Element>(x: &ArrayD<T>, spec: &PoolSpec, kernel: Kernel) {
                     };
                     assert!(
                         ok,
-                        "{what} {isa:?} (into, contiguous rows {contiguous_rows}): at {j:?} got {v:?}, expected {w:?}"
+                        "{what} {isa:?} (into, {layout:?}): at {j:?} got {v:?}, expected {w:?}"
                     );
                 } else {
                     assert!(
                         same_bits(v, sentinel),
-                        "{what} {isa:?} (contiguous rows {contiguous_rows}): stray write at {i:?}"
+                        "{what} {isa:?} ({layout:?}): stray write at {i:?}"
                     );
                 }
             }
         }
     }
     force_isa(None);
+}
+
+/// The outputs [`check`] writes into besides a fresh array.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Out {
+    Strided,
+    ContiguousRows,
+    ContiguousPlanes,
 }
 
 /// Within 4 ULP of the result, or 8 ULP of the mean magnitude (the bound for a sum taken
@@ -271,6 +289,26 @@ proptest! {
             let x = input::<f32>(&[planes, h, w], seed, specials, true);
             if reference::pool2d(&x.view(), &spec).is_some() { check(&x, &spec, Kernel::SumRows); }
         }
+    }
+
+    /// The small-window average on planes whose output rows are as wide as the input's,
+    /// taken as one flat line (AVX-512): windows 1-4 rows and columns, every split of the
+    /// columns' padding that keeps the width, rows of padding above and below (windows
+    /// partly or wholly outside the plane's first and last rows), planes of a few cells to
+    /// past the flat path's size limit, rows narrower than a block of 8.
+    #[test]
+    fn sum_flat_kernel(
+        k in (1usize..5, 1usize..5), left in 0usize..4, vertical in (0usize..4, 0usize..4),
+        cip in any::<bool>(), ceil in any::<bool>(), divisor in prop::option::of(1usize..20),
+        planes in 1usize..4, h in 1usize..48, w in 1usize..50, seed in any::<u64>(),
+        specials in any::<bool>(),
+    ) {
+        let left = left.min(k.1 - 1);
+        let padding = Padding::Explicit { top: vertical.0, bottom: vertical.1, left, right: k.1 - 1 - left };
+        let mut spec = PoolSpec::avg(k).stride(1).padding(padding).count_include_pad(cip).ceil_mode(ceil);
+        if let Some(d) = divisor { spec = spec.divisor_override(d); }
+        let x = input::<f32>(&[planes, h, w], seed, specials, true);
+        if reference::pool2d(&x.view(), &spec).is_some() { check(&x, &spec, Kernel::SumRows); }
     }
 
     /// Channels-last blocks, channel counts around the channel block.

@@ -67,7 +67,9 @@ pub enum Kernel {
     /// `O(log k)` per output at most.
     SumSeparable,
     /// Channels-first average of small windows (sides up to 4, horizontal stride 1 or 2):
-    /// each output row sums its window's rows down, then its columns across, in registers.
+    /// each output row sums its window's rows down, then its columns across, in registers
+    /// (with AVX-512, small planes whose output rows are as wide as the input's run as one
+    /// flat line of outputs, without a loop per row).
     SumRows,
     /// Channels-last: whole runs of contiguous channels per tap.
     ChannelsLast,
@@ -412,6 +414,14 @@ pub(crate) struct Scratch<T: Element> {
     /// every plane of a call, so listed once (by the x86 stride-2 max).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub cut_windows: Vec<(usize, crate::plan::Window)>,
+    /// Reciprocal divisors of a whole plane's outputs in order, for the flat small-window
+    /// averages (the same for every plane of a call).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub flat_scales: Vec<T::Acc>,
+    /// The flat small-window averages' column table and where it starts
+    /// (`x86::flat_columns`).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub flat_columns: (Vec<i64>, usize),
 }
 
 /// Inputs above this many bytes are taken to stream from main memory.
@@ -442,6 +452,8 @@ impl<T: Element> Scratch<T> {
             running: Vec::new(),
             streaming: false,
             cut_windows: Vec::new(),
+            flat_scales: Vec::new(),
+            flat_columns: (Vec::new(), 0),
         }
     }
 }

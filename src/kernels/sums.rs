@@ -317,6 +317,12 @@ const DOWN_ACROSS_MAX: usize = 32;
 /// of [`sum_separable`] does not.
 pub(crate) const SUM_ROWS_MAX: usize = 4;
 
+/// Planes of at most this many outputs are averaged as one flat line when their rows are
+/// as wide as the input's (`x86::sum_flat_avx512`): the column sums and reciprocal divisors
+/// of a plane then stay in the first-level cache (16 KiB each).
+#[cfg(target_arch = "x86_64")]
+const FLAT_MAX_CELLS: usize = 2048;
+
 /// `acc[i] += v[i]` in the accumulator type.
 #[inline(always)]
 fn add_cells<T: Element>(acc: &mut [T::Acc; BLOCK], v: &[T; BLOCK]) {
@@ -502,6 +508,31 @@ fn across_s2_x86<T: Element>(
     true
 }
 
+/// The row geometry, when [`sum_plane_x86`] takes `out`'s rows of plane `x` as one flat
+/// line (`x86::sum_flat_avx512`): AVX-512, stride 1 and dilation 1 down (across they are
+/// [`sum_rows`]'s), output rows as wide as the input's, input and output rows contiguous,
+/// and at most [`FLAT_MAX_CELLS`] outputs in the whole plane.
+#[cfg(target_arch = "x86_64")]
+fn flat_rows<T: Copy>(
+    isa: Isa,
+    plan: &Plan,
+    x: Plane<T>,
+    out: &ArrayViewMut2<Uninit<T>>,
+) -> Option<AxisGeometry> {
+    let (count, outputs) = out.dim();
+    let rg = plan
+        .rows
+        .geometry
+        .filter(|rg| rg.stride == 1 && rg.dilation == 1)?;
+    let flat = isa == Isa::Avx512
+        && outputs == x.cols
+        && x.row_stride() == x.cols as isize
+        && (out.stride_of(ndarray::Axis(0)) == outputs as isize || count == 1)
+        && (out.stride_of(ndarray::Axis(1)) == 1 || outputs == 1)
+        && plan.rows.windows.len() * outputs <= FLAT_MAX_CELLS;
+    flat.then_some(rg)
+}
+
 /// [`sum_rows`] by the hand-written `f32` paths, when one applies (an `f32` plane into
 /// output rows with contiguous cells): whether they ran.
 ///
@@ -532,7 +563,12 @@ unsafe fn sum_plane_x86<T: Element>(
     debug_assert!(plan.rows.step == 1 && (1..=SUM_ROWS_MAX).contains(&kw));
     let windows = &plan.rows.windows[oh0..oh0 + count];
     let Scratch {
-        acc, tags, scales, ..
+        acc,
+        tags,
+        scales,
+        flat_scales,
+        flat_columns,
+        ..
     } = scratch;
     // Where each output row's reciprocal divisors start, for every output row of the call
     // (the scratch serves one call): found once, not once per plane (a search per row was
@@ -547,6 +583,50 @@ unsafe fn sum_plane_x86<T: Element>(
     let Some(scales) = T::acc_as_f64_mut(&mut scales.rows) else {
         return false;
     };
+    if let Some(rg) = flat_rows(isa, plan, x, out) {
+        let cells = plan.rows.windows.len() * outputs;
+        // The same for every plane of the call: built once.
+        if flat_scales.len() != cells {
+            flat_scales.clear();
+            for &at in tags.iter() {
+                let row = scales[at..at + outputs].iter();
+                flat_scales.extend(row.map(|&q| T::acc_from_f64(q)));
+            }
+            *flat_columns = x86::flat_columns(outputs, cells);
+        }
+        let Some(flat_scales) = T::acc_as_f64_mut(flat_scales) else {
+            return false;
+        };
+        let plane = x86::FlatPlane {
+            // T is f32 (checked above), so its cells are f32 cells.
+            // SAFETY: the plane has a row 0.
+            x: unsafe { x.row(0) }.cast::<f32>(),
+            rows: x.rows,
+            width: x.cols,
+            pad_rows: rg.pad_begin,
+            first_row: oh0,
+            count,
+            scales: flat_scales[oh0 * outputs..].as_ptr(),
+            // Runs start on a row: their columns are those from the plane's start.
+            columns: flat_columns.0[flat_columns.1..].as_ptr(),
+            out: out.as_mut_ptr().cast::<f32>(),
+        };
+        macro_rules! flat {
+            ($($kw:literal: $($pad:literal)*;)*) => {
+                match (kw, pad) {
+                    $($(($kw, $pad) => x86::sum_flat_avx512::<$kw, $pad>(&plane, rg.kernel),)*)*
+                    // Not met by a plan whose output rows are as wide as its input's.
+                    _ => return false,
+                }
+            };
+        }
+        // SAFETY: AVX-512F was detected on this CPU (`Isa::available`); input and output
+        // rows are contiguous, `outputs` = width (so pad < kw), stride 1 and dilation 1
+        // both ways, rows at most SUM_ROWS_MAX tall; the scales cover the plane's
+        // outputs from row oh0 on and the columns the whole plane's (so the run's).
+        unsafe { flat!(1: 0; 2: 0 1; 3: 0 1 2; 4: 0 1 2 3;) }
+        return true;
+    }
     let plane = SumPlane {
         // T is f32 (checked above), so its cells are f32 cells.
         // SAFETY: the plane has a row 0.
@@ -971,6 +1051,43 @@ fn sums_are_exact<T: Element>((lowest, highest): (u32, u32), terms: usize) -> bo
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Inception's 3x3 averages (B4 and the 35x35, 17x17 and 14x14 maps of its kin) take
+    /// the flat path with AVX-512, whole planes or runs of rows; wider planes, strided
+    /// input rows and other sets do not.
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn small_planes_take_the_flat_path() {
+        use crate::PoolSpec;
+        let spec = PoolSpec::avg(3)
+            .stride(1)
+            .padding(1)
+            .count_include_pad(false);
+        let flat = |isa: Isa, side: usize, rows: usize, strided: bool| {
+            let plan = crate::pool::Prepared::strided::<f32>(&spec, &[1, 8, side, side])
+                .expect("valid spec")
+                .plan;
+            // Rows `side` cells apart, or twice that.
+            let wide = if strided { 2 * side } else { side };
+            let x = ndarray::Array2::<f32>::zeros((side, wide));
+            let plane = Plane::new(&x.slice(s![.., ..side])).expect("unit column stride");
+            let mut out = ndarray::Array2::<f32>::uninit((rows, side));
+            flat_rows(isa, &plan, plane, &out.view_mut()).is_some()
+        };
+        for side in [7, 14, 17, 28, 35, 45] {
+            assert!(flat(Isa::Avx512, side, side, false), "{side}x{side}");
+            assert!(flat(Isa::Avx512, side, 3, false), "{side}x{side}, 3 rows");
+            assert!(!flat(Isa::Avx2, side, side, false), "{side}x{side} AVX2");
+        }
+        assert!(
+            !flat(Isa::Avx512, 28, 28, true),
+            "28x28, rows 56 cells apart"
+        );
+        assert!(
+            !flat(Isa::Avx512, 46, 46, false),
+            "46x46: past the size limit"
+        );
+    }
 
     /// The scan folded into a step gives the plain scan's range, and the step's sums.
     #[test]
