@@ -311,6 +311,24 @@ proptest! {
         if reference::pool2d(&x.view(), &spec).is_some() { check(&x, &spec, Kernel::SumRows); }
     }
 
+    /// Stride-1 max on planes whose output rows are as wide as the input's, taken as one
+    /// flat line (AVX-512): windows 1-9 rows and columns (up to the flat path's limit and
+    /// past it), every split of the columns' padding that keeps the width, rows of padding
+    /// above and below, planes of a few cells to past the path's size limit, NaN, infinities
+    /// and zeros of both signs.
+    #[test]
+    fn max_flat_kernel(
+        k in (1usize..10, 1usize..10), left in 0usize..9, vertical in (0usize..5, 0usize..5),
+        ceil in any::<bool>(), planes in 1usize..4, h in 1usize..72, w in 1usize..72,
+        seed in any::<u64>(), specials in any::<bool>(),
+    ) {
+        let left = left.min(k.1 - 1);
+        let padding = Padding::Explicit { top: vertical.0, bottom: vertical.1, left, right: k.1 - 1 - left };
+        let spec = PoolSpec::max(k).stride(1).padding(padding).ceil_mode(ceil);
+        let x = input::<f32>(&[planes, h, w], seed, specials, false);
+        if reference::pool2d(&x.view(), &spec).is_some() { check(&x, &spec, max_rows(k.1, 1, 1)); }
+    }
+
     /// Channels-last blocks, channel counts around the channel block.
     #[test]
     fn channels_last_kernel(
@@ -697,10 +715,13 @@ fn named_shapes_dispatch() {
 /// must see it and fall back, on every instruction set.
 #[test]
 fn one_nan_or_negative_zero_anywhere_reaches_the_max_row_kernels() {
-    for (spec, width) in [
-        (PoolSpec::max(3).stride(2).padding(1), 3),
-        (PoolSpec::max(3).stride(2), 3),
-        (PoolSpec::max(2), 2),
+    for (spec, width, stride) in [
+        (PoolSpec::max(3).stride(2).padding(1), 3, 2),
+        (PoolSpec::max(3).stride(2), 3, 2),
+        (PoolSpec::max(2), 2, 2),
+        // Rows as wide as the input's: the flat path with AVX-512.
+        (PoolSpec::max(3).stride(1).padding(1), 3, 1),
+        (PoolSpec::max(5).stride(1).padding(2), 5, 1),
     ] {
         for w in [17, 34, 35, 40, 67] {
             for col in 0..w {
@@ -711,7 +732,7 @@ fn one_nan_or_negative_zero_anywhere_reaches_the_max_row_kernels() {
                         ((h * 5 + c * 3) % 7) as f32
                     }
                 });
-                check(&x.into_dyn(), &spec, max_rows(width, 2, 1));
+                check(&x.into_dyn(), &spec, max_rows(width, stride, 1));
                 // A -0.0 that is its windows' first zero in row-major order (the top row
                 // is otherwise negative), while column by column a 0.0 below comes first.
                 let x = Array::from_shape_fn((1, 4, w), |(_, h, c)| match (h, c == col) {
@@ -719,7 +740,7 @@ fn one_nan_or_negative_zero_anywhere_reaches_the_max_row_kernels() {
                     (0, false) => -1.0,
                     _ => 0.0,
                 });
-                check(&x.into_dyn(), &spec, max_rows(width, 2, 1));
+                check(&x.into_dyn(), &spec, max_rows(width, stride, 1));
             }
         }
     }

@@ -50,7 +50,8 @@ pub enum Kernel {
     /// AVX-512 or AVX2, at stride 1 or 2: each window's rows maxed down first, then
     /// across), NaN-free with an exact fallback. `width` and `stride` are the window width and horizontal stride it
     /// is specialised for (`max_rows_w3_s2` for ResNet's and AlexNet's 3x3 stride 2); 0:
-    /// any.
+    /// any. With AVX-512, stride-1 windows up to 8x8 over small planes whose output rows
+    /// are as wide as the input's run as one flat line of outputs.
     MaxRows {
         /// Window width the kernel is specialised for; 0 for any.
         width: usize,
@@ -422,6 +423,9 @@ pub(crate) struct Scratch<T: Element> {
     /// (`x86::flat_columns`).
     #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
     pub flat_columns: (Vec<i64>, usize),
+    /// The flat stride-1 max's column table (`x86::flat_columns`).
+    #[cfg_attr(not(target_arch = "x86_64"), allow(dead_code))]
+    pub flat_columns32: (Vec<i32>, usize),
 }
 
 /// Inputs above this many bytes are taken to stream from main memory.
@@ -454,6 +458,7 @@ impl<T: Element> Scratch<T> {
             cut_windows: Vec::new(),
             flat_scales: Vec::new(),
             flat_columns: (Vec::new(), 0),
+            flat_columns32: (Vec::new(), 0),
         }
     }
 }

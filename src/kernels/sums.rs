@@ -10,6 +10,8 @@ use ndarray::{s, ArrayViewMut2};
 use num_traits::{Float, Zero};
 
 use super::isa::Isa;
+#[cfg(target_arch = "x86_64")]
+use super::rows::flat_geometry;
 use super::rows::Plane;
 #[cfg(target_arch = "x86_64")]
 use super::x86;
@@ -508,31 +510,6 @@ fn across_s2_x86<T: Element>(
     true
 }
 
-/// The row geometry, when [`sum_plane_x86`] takes `out`'s rows of plane `x` as one flat
-/// line (`x86::sum_flat_avx512`): AVX-512, stride 1 and dilation 1 down (across they are
-/// [`sum_rows`]'s), output rows as wide as the input's, input and output rows contiguous,
-/// and at most [`FLAT_MAX_CELLS`] outputs in the whole plane.
-#[cfg(target_arch = "x86_64")]
-fn flat_rows<T: Copy>(
-    isa: Isa,
-    plan: &Plan,
-    x: Plane<T>,
-    out: &ArrayViewMut2<Uninit<T>>,
-) -> Option<AxisGeometry> {
-    let (count, outputs) = out.dim();
-    let rg = plan
-        .rows
-        .geometry
-        .filter(|rg| rg.stride == 1 && rg.dilation == 1)?;
-    let flat = isa == Isa::Avx512
-        && outputs == x.cols
-        && x.row_stride() == x.cols as isize
-        && (out.stride_of(ndarray::Axis(0)) == outputs as isize || count == 1)
-        && (out.stride_of(ndarray::Axis(1)) == 1 || outputs == 1)
-        && plan.rows.windows.len() * outputs <= FLAT_MAX_CELLS;
-    flat.then_some(rg)
-}
-
 /// [`sum_rows`] by the hand-written `f32` paths, when one applies (an `f32` plane into
 /// output rows with contiguous cells): whether they ran.
 ///
@@ -583,7 +560,7 @@ unsafe fn sum_plane_x86<T: Element>(
     let Some(scales) = T::acc_as_f64_mut(&mut scales.rows) else {
         return false;
     };
-    if let Some(rg) = flat_rows(isa, plan, x, out) {
+    if let Some((rg, _)) = flat_geometry(isa, plan, x, out, FLAT_MAX_CELLS, SUM_ROWS_MAX) {
         let cells = plan.rows.windows.len() * outputs;
         // The same for every plane of the call: built once.
         if flat_scales.len() != cells {
@@ -1053,7 +1030,7 @@ mod tests {
     use super::*;
 
     /// Inception's 3x3 averages (B4 and the 35x35, 17x17 and 14x14 maps of its kin) take
-    /// the flat path with AVX-512, whole planes or runs of rows; wider planes, strided
+    /// the flat path with AVX-512, whole planes or runs of rows; larger planes, strided
     /// input rows and other sets do not.
     #[cfg(target_arch = "x86_64")]
     #[test]
@@ -1072,7 +1049,15 @@ mod tests {
             let x = ndarray::Array2::<f32>::zeros((side, wide));
             let plane = Plane::new(&x.slice(s![.., ..side])).expect("unit column stride");
             let mut out = ndarray::Array2::<f32>::uninit((rows, side));
-            flat_rows(isa, &plan, plane, &out.view_mut()).is_some()
+            flat_geometry(
+                isa,
+                &plan,
+                plane,
+                &out.view_mut(),
+                FLAT_MAX_CELLS,
+                SUM_ROWS_MAX,
+            )
+            .is_some()
         };
         for side in [7, 14, 17, 28, 35, 45] {
             assert!(flat(Isa::Avx512, side, side, false), "{side}x{side}");
