@@ -1184,54 +1184,75 @@ impl<T: Element> TapRuns<T> {
 mod tests {
     use super::*;
 
-    /// YOLO's 5x5 and Inception's 3x3 max with padding that keeps the size take the flat
-    /// path with AVX-512 (whole planes or runs of rows), up to 64x64 maps; wider windows,
-    /// larger maps, strided input rows and other sets do not.
+    /// The flat paths take the planes they are for with AVX-512, whole or in runs of rows:
+    /// Inception's 3x3 averages (B4 and the 35x35, 17x17, 14x14 and 7x7 maps of its kin),
+    /// YOLO's 5x5 and Inception's 3x3 max with padding that keeps the size; larger planes,
+    /// wider max windows, strided input rows and other sets not.
     #[cfg(target_arch = "x86_64")]
     #[test]
-    fn common_max_maps_take_the_flat_path() {
+    fn common_planes_take_the_flat_paths() {
+        use super::super::sums::{FLAT_MAX_CELLS as SUM_CELLS, SUM_ROWS_MAX};
         use crate::PoolSpec;
-        let flat = |isa: Isa, k: usize, side: usize, rows: usize, strided: bool| {
-            let spec = PoolSpec::max(k).stride(1).padding(k / 2);
-            let plan = crate::pool::Prepared::strided::<f32>(&spec, &[1, 8, side, side])
+        let flat = |isa: Isa, avg: bool, k: usize, side: usize, rows: usize, strided: bool| {
+            let (spec, cells, sides) = if avg {
+                let spec = PoolSpec::avg(k).padding(k / 2).count_include_pad(false);
+                (spec, SUM_CELLS, SUM_ROWS_MAX)
+            } else {
+                (
+                    PoolSpec::max(k).padding(k / 2),
+                    FLAT_MAX_CELLS,
+                    x86::FLAT_MAX_SIDE,
+                )
+            };
+            let plan = crate::pool::Prepared::strided::<f32>(&spec.stride(1), &[1, 8, side, side])
                 .expect("valid spec")
                 .plan;
+            // Rows `side` cells apart, or twice that.
             let wide = if strided { 2 * side } else { side };
             let x = ndarray::Array2::<f32>::zeros((side, wide));
             let plane = Plane::new(&x.slice(ndarray::s![.., ..side])).expect("unit columns");
             let mut out = ndarray::Array2::<f32>::uninit((rows, side));
-            flat_geometry(
-                isa,
-                &plan,
-                plane,
-                &out.view_mut(),
-                FLAT_MAX_CELLS,
-                x86::FLAT_MAX_SIDE,
-            )
-            .is_some()
+            flat_geometry(isa, &plan, plane, &out.view_mut(), cells, sides).is_some()
         };
-        for (k, side) in [(5, 20), (3, 28), (3, 56), (5, 13), (7, 64)] {
-            assert!(
-                flat(Isa::Avx512, k, side, side, false),
-                "{k}x{k} on {side}x{side}"
+        let takes = [
+            (true, 3, 7),
+            (true, 3, 14),
+            (true, 3, 17),
+            (true, 3, 28),
+            (true, 3, 35),
+        ]
+        .into_iter()
+        .chain([
+            (false, 5, 20),
+            (false, 3, 28),
+            (false, 3, 56),
+            (false, 5, 13),
+            (false, 7, 64),
+        ]);
+        for (avg, k, side) in takes {
+            let what = format!(
+                "{} {k}x{k} on {side}x{side}",
+                if avg { "avg" } else { "max" }
             );
+            assert!(flat(Isa::Avx512, avg, k, side, side, false), "{what}");
+            assert!(flat(Isa::Avx512, avg, k, side, 2, false), "{what}, 2 rows");
+            assert!(!flat(Isa::Avx2, avg, k, side, side, false), "{what}, AVX2");
             assert!(
-                flat(Isa::Avx512, k, side, 2, false),
-                "{k}x{k}, 2 rows of {side}"
-            );
-            assert!(
-                !flat(Isa::Avx2, k, side, side, false),
-                "{k}x{k} on {side}x{side}, AVX2"
+                !flat(Isa::Avx512, avg, k, side, side, true),
+                "{what}, strided rows"
             );
         }
-        assert!(!flat(Isa::Avx512, 3, 28, 28, true), "rows 56 cells apart");
         assert!(
-            !flat(Isa::Avx512, 9, 20, 20, false),
-            "9x9: past the side limit"
+            !flat(Isa::Avx512, true, 3, 46, 46, false),
+            "avg 3x3 on 46x46: too large"
         );
         assert!(
-            !flat(Isa::Avx512, 3, 65, 65, false),
-            "65x65: past the size limit"
+            !flat(Isa::Avx512, false, 9, 20, 20, false),
+            "max 9x9: too wide"
+        );
+        assert!(
+            !flat(Isa::Avx512, false, 3, 65, 65, false),
+            "max on 65x65: too large"
         );
     }
 }

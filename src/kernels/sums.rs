@@ -323,7 +323,7 @@ pub(crate) const SUM_ROWS_MAX: usize = 4;
 /// as wide as the input's (`x86::sum_flat_avx512`): the column sums and reciprocal divisors
 /// of a plane then stay in the first-level cache (16 KiB each).
 #[cfg(target_arch = "x86_64")]
-const FLAT_MAX_CELLS: usize = 2048;
+pub(crate) const FLAT_MAX_CELLS: usize = 2048;
 
 /// `acc[i] += v[i]` in the accumulator type.
 #[inline(always)]
@@ -1028,51 +1028,6 @@ fn sums_are_exact<T: Element>((lowest, highest): (u32, u32), terms: usize) -> bo
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Inception's 3x3 averages (B4 and the 35x35, 17x17 and 14x14 maps of its kin) take
-    /// the flat path with AVX-512, whole planes or runs of rows; larger planes, strided
-    /// input rows and other sets do not.
-    #[cfg(target_arch = "x86_64")]
-    #[test]
-    fn small_planes_take_the_flat_path() {
-        use crate::PoolSpec;
-        let spec = PoolSpec::avg(3)
-            .stride(1)
-            .padding(1)
-            .count_include_pad(false);
-        let flat = |isa: Isa, side: usize, rows: usize, strided: bool| {
-            let plan = crate::pool::Prepared::strided::<f32>(&spec, &[1, 8, side, side])
-                .expect("valid spec")
-                .plan;
-            // Rows `side` cells apart, or twice that.
-            let wide = if strided { 2 * side } else { side };
-            let x = ndarray::Array2::<f32>::zeros((side, wide));
-            let plane = Plane::new(&x.slice(s![.., ..side])).expect("unit column stride");
-            let mut out = ndarray::Array2::<f32>::uninit((rows, side));
-            flat_geometry(
-                isa,
-                &plan,
-                plane,
-                &out.view_mut(),
-                FLAT_MAX_CELLS,
-                SUM_ROWS_MAX,
-            )
-            .is_some()
-        };
-        for side in [7, 14, 17, 28, 35, 45] {
-            assert!(flat(Isa::Avx512, side, side, false), "{side}x{side}");
-            assert!(flat(Isa::Avx512, side, 3, false), "{side}x{side}, 3 rows");
-            assert!(!flat(Isa::Avx2, side, side, false), "{side}x{side} AVX2");
-        }
-        assert!(
-            !flat(Isa::Avx512, 28, 28, true),
-            "28x28, rows 56 cells apart"
-        );
-        assert!(
-            !flat(Isa::Avx512, 46, 46, false),
-            "46x46: past the size limit"
-        );
-    }
 
     /// The scan folded into a step gives the plain scan's range, and the step's sums.
     #[test]
