@@ -359,23 +359,25 @@ pub(crate) unsafe fn sum_rows<T: Element>(
     oh0: usize,
     scratch: &mut Scratch<T>,
 ) {
-    if plan.cols.geometry.is_some_and(|g| g.stride == 2) {
-        // SAFETY: this function's contract.
-        return unsafe { sum_down_across::<T, 2>(isa, plan, x, out, oh0, scratch) };
-    }
     #[cfg(target_arch = "x86_64")]
     let mut out = out;
     #[cfg(target_arch = "x86_64")]
     if let Some(g) = plan.cols.geometry {
         // SAFETY: this function's contract.
-        if unsafe { sum_plane_x86(isa, plan, x, &mut out, oh0, g.pad_begin, g.kernel, scratch) } {
+        if unsafe { sum_plane_x86(isa, plan, x, &mut out, oh0, g, scratch) } {
             return;
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = isa;
     // SAFETY: this function's contract.
-    unsafe { sum_down_across::<T, 1>(isa, plan, x, out, oh0, scratch) }
+    unsafe {
+        if plan.cols.geometry.is_some_and(|g| g.stride == 2) {
+            sum_down_across::<T, 2>(isa, plan, x, out, oh0, scratch)
+        } else {
+            sum_down_across::<T, 1>(isa, plan, x, out, oh0, scratch)
+        }
+    }
 }
 
 /// [`sum_rows`]'s portable body, for windows of any size: each output row's window rows
@@ -511,12 +513,12 @@ fn across_s2_x86<T: Element>(
 }
 
 /// [`sum_rows`] by the hand-written `f32` paths, when one applies (an `f32` plane into
-/// output rows with contiguous cells): whether they ran.
+/// output rows with contiguous cells; at stride 2 across, AVX-512 and windows 2 wide):
+/// whether they ran.
 ///
 /// # Safety
-/// As for [`sum_rows`]; `pad` and `kw` are the column geometry's.
+/// As for [`sum_rows`]; `g` is the plan's column geometry.
 #[cfg(target_arch = "x86_64")]
-#[allow(clippy::too_many_arguments)]
 #[inline(always)]
 unsafe fn sum_plane_x86<T: Element>(
     isa: Isa,
@@ -524,14 +526,18 @@ unsafe fn sum_plane_x86<T: Element>(
     x: Plane<T>,
     out: &mut ArrayViewMut2<Uninit<T>>,
     oh0: usize,
-    pad: usize,
-    kw: usize,
+    g: AxisGeometry,
     scratch: &mut Scratch<T>,
 ) -> bool {
     use x86::{SumPlane, SUM_RING_ROWS};
+    let (pad, kw) = (g.pad_begin, g.kernel);
     let (count, outputs) = out.dim();
     let is_f32 = T::as_f32(&[]).is_some();
     if isa == Isa::Baseline || !is_f32 || x.rows == 0 || count == 0 || outputs == 0 {
+        return false;
+    }
+    let stride2 = g.stride == 2;
+    if stride2 && (isa != Isa::Avx512 || kw != 2) {
         return false;
     }
     if out.stride_of(ndarray::Axis(1)) != 1 && outputs > 1 {
@@ -618,6 +624,13 @@ unsafe fn sum_plane_x86<T: Element>(
         out_stride: out.stride_of(ndarray::Axis(0)),
         outputs,
     };
+    if stride2 {
+        // SAFETY: AVX-512F was detected on this CPU (`Isa::available`); the windows' rows
+        // lie inside the plane (at most SUM_ROWS_MAX of them, undilated), every output row
+        // holds `outputs` contiguous cells; windows 2 wide (above).
+        unsafe { x86::sum_plane_s2w2_avx512(&plane) };
+        return true;
+    }
     // The ring's padding cells are zeros; rows are widened into the others. It starts on a
     // cache line (its rows are whole lines), so no load or store of a block of 8 cells
     // straddles two.
